@@ -1,0 +1,3 @@
+module github.com/kdap/kdap
+
+go 1.26
