@@ -13,10 +13,17 @@ static char panic_buf[256];
 /* The dump is written on its own stack so the crashed stack stays intact. */
 static char dump_stack[4 * PAGE_SIZE] __aligned(16);
 
+/*
+ * Runs on dump_stack and never returns: the crashed thread's stack above
+ * dumppcb.pcb_rsp stays exactly as the minidump recorded it, so QEMU's
+ * later full memory dump agrees with it.
+ */
 static void
 dump_on_stack(void)
 {
 	minidumpsys();
+	cnputs("KDAP-DUMP-DONE\n");
+	cpu_halt();
 }
 
 __noinline void

@@ -24,7 +24,7 @@ cpu_idle(int busy)
 	struct thread *td = curthread;
 
 	/* idle: cpu1 uses MWAIT, idle: cpu0 HLT. */
-	if (td->td_name[10] == '1')
+	if (td->td_name[9] == '1')
 		cpu_idle_mwait(busy);
 	else
 		cpu_idle_hlt(busy);
