@@ -19,6 +19,7 @@ rm -f "$out/dumpdev.raw" "$out/serial.log" "$out/guest.elf" \
 mkfifo "$out/mon.in" "$out/mon.out"
 
 "$qemu" -accel tcg -cpu qemu64,+pdpe1gb -m 32M -smp 1 -nographic \
+    -icount shift=0,sleep=off -rtc base=2023-11-14T22:13:20,clock=vm \
     -no-reboot -nodefaults -net none \
     -kernel "$kernel" -append "$append" \
     -debugcon "file:$out/dumpdev.raw" \
