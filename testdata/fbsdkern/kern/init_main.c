@@ -16,6 +16,8 @@ struct proc *kdap_sysctl_proc;
 static __noinline void
 print_banner(void)
 {
+	int i;
+
 	printf("---<<BOOT>>---\n");
 	printf("Copyright (c) 1992-2023 The FreeBSD Project.\n");
 	printf("Copyright (c) 1979, 1980, 1983, 1986, 1988, 1989, 1991, 1992, 1993, 1994\n");
@@ -32,6 +34,12 @@ print_banner(void)
 	    Maxmem * PAGE_SIZE / (1024 * 1024));
 	printf("avail memory = %lu (%lu MB)\n", physmem * PAGE_SIZE,
 	    physmem * PAGE_SIZE / (1024 * 1024));
+	printf("Physical memory chunk(s):\n");
+	for (i = 0; dump_avail[i + 1] != 0; i += 2)
+		printf("0x%016lx - 0x%016lx, %lu bytes (%lu pages)\n",
+		    dump_avail[i], dump_avail[i + 1] - 1,
+		    dump_avail[i + 1] - dump_avail[i],
+		    (dump_avail[i + 1] - dump_avail[i]) / PAGE_SIZE);
 	printf("Event timer \"LAPIC\" quality 100\n");
 	printf("FreeBSD/SMP: Multiprocessor System Detected: %d CPUs\n", mp_ncpus);
 	printf("FreeBSD/SMP: 1 package(s) x %d core(s)\n", mp_ncpus);
