@@ -1,0 +1,85 @@
+/*
+ * Test program for package debuginfo. Built with:
+ *   gcc -O2 -g -gdwarf-5 -ffile-prefix-map=$PWD=/src -ffreestanding -nostdlib -static -fno-pie -no-pie \
+ *       -fasynchronous-unwind-tables -Wl,--build-id=sha1 -o tiny.elf tiny.c
+ */
+typedef unsigned long u_long;
+
+struct list_entry {
+	struct node *le_next;
+	struct node **le_prev;
+};
+
+struct node {
+	int n_id;			/* offset 0 */
+	char n_name[12];		/* offset 4 */
+	struct list_entry n_list;	/* offset 16 */
+	union {
+		long n_long;		/* offset 32 */
+		void *n_ptr;
+	};
+	struct {
+		short n_a;		/* offset 40 */
+		short n_b;		/* offset 42 */
+	};
+	u_long n_flags;			/* offset 48 */
+};
+
+typedef struct node node_t;
+
+enum color { RED = 1, GREEN = 2, BLUE = 4 };
+
+union word {
+	unsigned long w_u64;
+	unsigned char w_bytes[8];
+};
+
+extern struct node root_node;
+struct node root_node = { .n_id = 7, .n_name = "root" };
+static enum color current_color = GREEN;
+union word the_word = { .w_u64 = 0x1122334455667788UL };
+node_t *node_list[4] = { &root_node };
+volatile int sink;
+
+static inline __attribute__((always_inline)) int
+node_weight(const struct node *n)
+{
+	int w = n->n_id * 3;
+
+	sink = w;
+	return (w + n->n_a);
+}
+
+__attribute__((noinline)) int
+walk(struct node *n, int depth)
+{
+	int total = 0;
+
+	for (int i = 0; i < depth; i++) {
+		int here = node_weight(n);
+
+		total += here;
+		sink = i;
+	}
+	return (total + (int)current_color);
+}
+
+__attribute__((noinline)) long
+word_sum(union word *w)
+{
+	long s = 0;
+
+	for (int i = 0; i < 8; i++)
+		s += w->w_bytes[i];
+	if (s == 0)
+		current_color = RED;
+	return (s);
+}
+
+void
+_start(void)
+{
+	sink = walk(node_list[0], sink) + (int)word_sum(&the_word);
+	for (;;)
+		;
+}
