@@ -110,10 +110,10 @@ func machine(t testing.TB, fx fixture) (*Dump, *elfcore.Dump, kernel) {
 	return mini, full, k
 }
 
-// readMini reads kernel virtual memory through the minidump's own map.
-func readMini(d *Dump, va uint64, b []byte) error {
+// readVA reads virtual memory page by page with translate and readPhys.
+func readVA(translate func(va uint64) (uint64, uint64, error), readPhys func(b []byte, pa uint64) error, va uint64, b []byte) error {
 	for len(b) > 0 {
-		pa, size, err := d.TranslateKernel(va)
+		pa, size, err := translate(va)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func readMini(d *Dump, va uint64, b []byte) error {
 		if n > uint64(len(b)) {
 			n = uint64(len(b))
 		}
-		if err := d.ReadPhys(b[:n], pa); err != nil {
+		if err := readPhys(b[:n], pa); err != nil {
 			return err
 		}
 		b, va = b[n:], va+n
@@ -129,24 +129,18 @@ func readMini(d *Dump, va uint64, b []byte) error {
 	return nil
 }
 
-// readFull reads kernel virtual memory from the full dump with a 4-level
+// readMini reads kernel virtual memory through the minidump's own map.
+func readMini(d *Dump, va uint64, b []byte) error {
+	return readVA(d.TranslateKernel, d.ReadPhys, va, b)
+}
+
+// readFullVA reads kernel virtual memory from the full dump with a 4-level
 // walk from the kernel's KPML4phys.
 func readFullVA(full *elfcore.Dump, root, va uint64, b []byte) error {
-	for len(b) > 0 {
-		pa, size, err := amd64.Walk(func(pa uint64, b []byte) error { return full.ReadPhys(b, pa) }, root, 4, va)
-		if err != nil {
-			return err
-		}
-		n := size - va&(size-1)
-		if n > uint64(len(b)) {
-			n = uint64(len(b))
-		}
-		if err := full.ReadPhys(b[:n], pa); err != nil {
-			return err
-		}
-		b, va = b[n:], va+n
+	walk := func(va uint64) (uint64, uint64, error) {
+		return amd64.Walk(func(pa uint64, b []byte) error { return full.ReadPhys(b, pa) }, root, 4, va)
 	}
-	return nil
+	return readVA(walk, full.ReadPhys, va, b)
 }
 
 func kpml4(t testing.TB, full *elfcore.Dump, k kernel) uint64 {
