@@ -30,7 +30,7 @@ def find_def(func):
 
 def call_line(func, needle):
     path, lines, i = find_def(func)
-    for j in range(i, len(lines)):
+    for j in range(i + 1 if path.endswith(".c") else i, len(lines)):
         if needle in lines[j]:
             return path, j + 1
         if path.endswith('.c') and j > i and lines[j] == '}':
