@@ -1,0 +1,318 @@
+package unwind
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-delve/delve/pkg/dwarf/frame"
+	"github.com/go-delve/delve/pkg/dwarf/op"
+)
+
+// CFIIndex is a CFI over a table of frame description entries, sorted once
+// for binary search by pc. It is safe for concurrent use.
+type CFIIndex struct {
+	load  func() (frame.FrameDescriptionEntries, error)
+	once  sync.Once
+	loads atomic.Int32
+	err   error
+	fdes  []*frame.FrameDescriptionEntry
+	// maxEnd[i] is the largest End() among fdes[:i+1]; it bounds the
+	// backward scan for entries that overlap a later one.
+	maxEnd []uint64
+
+	rowMu sync.Mutex
+	rows  map[uint64]rowEntry
+}
+
+// rowEntry caches the unwind row established at one pc.
+type rowEntry struct {
+	ctx *frame.FrameContext
+	err error
+}
+
+// maxCachedRows bounds the row cache; it is emptied when full.
+const maxCachedRows = 8192
+
+// NewCFIIndex indexes fdes (which it does not modify).
+func NewCFIIndex(fdes frame.FrameDescriptionEntries) *CFIIndex {
+	return NewLazyCFIIndex(func() (frame.FrameDescriptionEntries, error) { return fdes, nil })
+}
+
+// NewLazyCFIIndex returns an index whose table is obtained from load on the
+// first lookup; load is called at most once.
+func NewLazyCFIIndex(load func() (frame.FrameDescriptionEntries, error)) *CFIIndex {
+	return &CFIIndex{load: load}
+}
+
+// Loads reports how many times the table has been loaded (0 or 1).
+func (x *CFIIndex) Loads() int { return int(x.loads.Load()) }
+
+func (x *CFIIndex) init() {
+	x.once.Do(func() {
+		x.loads.Add(1)
+		fdes, err := x.load()
+		if err != nil {
+			x.err = fmt.Errorf("loading call frame information: %w", err)
+			return
+		}
+		sorted := make([]*frame.FrameDescriptionEntry, 0, len(fdes))
+		for _, f := range fdes {
+			if f != nil && f.CIE != nil && f.End() > f.Begin() {
+				sorted = append(sorted, f)
+			}
+		}
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Begin() < sorted[j].Begin() })
+		x.fdes = sorted
+		x.maxEnd = make([]uint64, len(sorted))
+		var m uint64
+		for i, f := range sorted {
+			m = max(m, f.End())
+			x.maxEnd[i] = m
+		}
+		x.rows = make(map[uint64]rowEntry)
+	})
+}
+
+// FDEForPC returns the entry covering pc, or nil when none does. Of
+// overlapping entries the one that starts last wins.
+func (x *CFIIndex) FDEForPC(pc uint64) (*frame.FrameDescriptionEntry, error) {
+	x.init()
+	if x.err != nil {
+		return nil, x.err
+	}
+	i := sort.Search(len(x.fdes), func(i int) bool { return x.fdes[i].Begin() > pc }) - 1
+	for ; i >= 0 && x.maxEnd[i] > pc; i-- {
+		if x.fdes[i].Cover(pc) {
+			return x.fdes[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// row returns the unwind row of fde at pc, cached per pc.
+func (x *CFIIndex) row(fde *frame.FrameDescriptionEntry, pc uint64) (*frame.FrameContext, error) {
+	x.rowMu.Lock()
+	e, ok := x.rows[pc]
+	x.rowMu.Unlock()
+	if ok {
+		return e.ctx, e.err
+	}
+	ctx, err := establish(fde, pc)
+	x.rowMu.Lock()
+	if len(x.rows) >= maxCachedRows {
+		clear(x.rows)
+	}
+	x.rows[pc] = rowEntry{ctx, err}
+	x.rowMu.Unlock()
+	return ctx, err
+}
+
+// establish runs the CFA program of fde up to pc. The interpreter panics on
+// truncated programs, so a panic becomes an error here.
+func establish(fde *frame.FrameDescriptionEntry, pc uint64) (ctx *frame.FrameContext, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ctx, err = nil, fmt.Errorf("malformed CFA program of the FDE at %#x-%#x: %v", fde.Begin(), fde.End(), r)
+		}
+	}()
+	ctx, err = fde.EstablishFrame(pc)
+	if err != nil {
+		return nil, fmt.Errorf("CFA program of the FDE at %#x-%#x: %w", fde.Begin(), fde.End(), err)
+	}
+	return ctx, nil
+}
+
+// rowFor looks up and evaluates the unwind row for pc through cfi.
+func rowFor(cfi CFI, pc uint64) (*frame.FrameContext, error) {
+	if cfi == nil {
+		return nil, nil
+	}
+	fde, err := cfi.FDEForPC(pc)
+	if err != nil || fde == nil {
+		return nil, err
+	}
+	if x, ok := cfi.(*CFIIndex); ok {
+		return x.row(fde, pc)
+	}
+	return establish(fde, pc)
+}
+
+// errUndefinedRA reports a CFI row that marks the return address undefined,
+// which is how CFI says "outermost frame".
+var errUndefinedRA = errors.New("return address undefined")
+
+// readError is a failed stack read, reported as such in the stop reason.
+type readError struct {
+	addr uint64
+	err  error
+}
+
+func (e *readError) Error() string { return fmt.Sprintf("cannot read stack at %#x: %v", e.addr, e.err) }
+func (e *readError) Unwrap() error { return e.err }
+
+// readPtr reads one pointer-sized little-endian word at va.
+func readPtr(mem Memory, a *Arch, va uint64) (uint64, error) {
+	var b [8]byte
+	buf := b[:a.PtrSize]
+	if err := mem.ReadVirt(buf, va); err != nil {
+		return 0, &readError{va, err}
+	}
+	if a.PtrSize == 4 {
+		return uint64(binary.LittleEndian.Uint32(buf)), nil
+	}
+	return binary.LittleEndian.Uint64(buf), nil
+}
+
+// cfiStep computes the caller's registers from the callee's registers cur
+// and the unwind row ctx. It returns the callee's CFA too.
+func cfiStep(a *Arch, mem Memory, ctx *frame.FrameContext, cur *Regs) (caller Regs, cfa uint64, err error) {
+	cfa, err = evalCFA(a, mem, ctx, cur)
+	if err != nil {
+		return Regs{}, 0, err
+	}
+	raReg := int(ctx.RetAddrReg)
+	for n := 0; n < a.NumRegs; n++ {
+		rule, ok := ctx.Regs[uint64(n)]
+		if !ok {
+			if n != a.SP && n != raReg && a.isCalleeSaved(n) {
+				if v, ok := cur.Get(n); ok {
+					caller.Set(n, v)
+				}
+			}
+			continue
+		}
+		v, known, err := evalRule(a, mem, n, rule, cfa, cur)
+		if err != nil {
+			return Regs{}, 0, fmt.Errorf("rule for %s: %w", a.RegName(n), err)
+		}
+		if known {
+			caller.Set(n, v)
+		}
+	}
+	// The CFA is by definition the caller's stack pointer before the call.
+	if r, ok := ctx.Regs[uint64(a.SP)]; !ok || r.Rule == frame.RuleUndefined || r.Rule == frame.RuleSameVal {
+		caller.Set(a.SP, cfa)
+	}
+	ra, ok := caller.Get(raReg)
+	if !ok {
+		return Regs{}, cfa, errUndefinedRA
+	}
+	if raReg != a.PC {
+		caller.Clear(raReg)
+	}
+	caller.Set(a.PC, ra)
+	return caller, cfa, nil
+}
+
+// evalCFA computes the canonical frame address of a row.
+func evalCFA(a *Arch, mem Memory, ctx *frame.FrameContext, cur *Regs) (uint64, error) {
+	switch ctx.CFA.Rule {
+	case frame.RuleCFA:
+		v, ok := cur.Get(int(ctx.CFA.Reg))
+		if !ok {
+			return 0, fmt.Errorf("CFA rule uses %s, whose value is unavailable", a.RegName(int(ctx.CFA.Reg)))
+		}
+		return v + uint64(ctx.CFA.Offset), nil
+	case frame.RuleExpression:
+		v, err := evalExpr(a, mem, ctx.CFA.Expression, 0, false, cur)
+		if err != nil {
+			return 0, fmt.Errorf("CFA expression: %w", err)
+		}
+		return v, nil
+	}
+	return 0, fmt.Errorf("unsupported CFA rule %d", ctx.CFA.Rule)
+}
+
+// evalRule computes a register's value in the caller from its rule.
+func evalRule(a *Arch, mem Memory, n int, rule frame.DWRule, cfa uint64, cur *Regs) (v uint64, known bool, err error) {
+	switch rule.Rule {
+	case frame.RuleUndefined, frame.RuleArchitectural:
+		return 0, false, nil
+	case frame.RuleSameVal:
+		v, ok := cur.Get(n)
+		return v, ok, nil
+	case frame.RuleOffset:
+		v, err := readPtr(mem, a, cfa+uint64(rule.Offset))
+		return v, err == nil, err
+	case frame.RuleValOffset:
+		return cfa + uint64(rule.Offset), true, nil
+	case frame.RuleRegister:
+		v, ok := cur.Get(int(rule.Reg))
+		return v, ok, nil
+	case frame.RuleCFA:
+		v, ok := cur.Get(int(rule.Reg))
+		return v + uint64(rule.Offset), ok, nil
+	case frame.RuleFramePointer:
+		v, ok := cur.Get(int(rule.Reg))
+		if !ok {
+			return 0, false, nil
+		}
+		addr := v + uint64(rule.Offset)
+		if addr >= cfa {
+			return 0, false, nil
+		}
+		v, err := readPtr(mem, a, addr)
+		return v, err == nil, err
+	case frame.RuleExpression:
+		addr, err := evalExpr(a, mem, rule.Expression, cfa, true, cur)
+		if err != nil {
+			return 0, false, err
+		}
+		v, err := readPtr(mem, a, addr)
+		return v, err == nil, err
+	case frame.RuleValExpression:
+		v, err := evalExpr(a, mem, rule.Expression, cfa, true, cur)
+		return v, err == nil, err
+	}
+	return 0, false, fmt.Errorf("unknown register rule %d", rule.Rule)
+}
+
+// maxExprLen bounds a DWARF expression taken from CFI.
+const maxExprLen = 4096
+
+// evalExpr runs a DWARF expression over the callee's registers; pushCFA
+// pushes the CFA first, as DW_CFA_expression and DW_CFA_val_expression
+// require.
+func evalExpr(a *Arch, mem Memory, expr []byte, cfa uint64, pushCFA bool, cur *Regs) (v uint64, err error) {
+	if len(expr) > maxExprLen {
+		return 0, fmt.Errorf("expression of %d bytes exceeds %d", len(expr), maxExprLen)
+	}
+	prog := expr
+	if pushCFA {
+		prog = make([]byte, 0, 9+len(expr))
+		prog = append(prog, byte(op.DW_OP_const8u))
+		prog = binary.LittleEndian.AppendUint64(prog, cfa)
+		prog = append(prog, expr...)
+	}
+	regs := make([]*op.DwarfRegister, a.NumRegs)
+	for n := range regs {
+		if rv, ok := cur.Get(n); ok {
+			regs[n] = op.DwarfRegisterFromUint64(rv)
+		}
+	}
+	dregs := op.NewDwarfRegisters(0, regs, binary.LittleEndian, uint64(a.PC), uint64(a.SP), uint64(a.FP), 0)
+	dregs.CFA = int64(cfa)
+	read := func(b []byte, addr uint64) (int, error) {
+		if err := mem.ReadVirt(b, addr); err != nil {
+			return 0, &readError{addr, err}
+		}
+		return len(b), nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = 0, fmt.Errorf("malformed DWARF expression % x: %v", expr, r)
+		}
+	}()
+	res, pieces, err := op.ExecuteStackProgram(*dregs, prog, a.PtrSize, read)
+	if err != nil {
+		return 0, fmt.Errorf("DWARF expression % x: %w", expr, err)
+	}
+	if pieces != nil {
+		return 0, fmt.Errorf("DWARF expression % x names a location, not a value", expr)
+	}
+	return uint64(res), nil
+}
