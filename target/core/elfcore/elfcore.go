@@ -112,7 +112,7 @@ func Open(f core.File) (*Dump, error) {
 		switch p.Type {
 		case elf.PT_LOAD:
 			s := Segment{PAddr: p.Paddr, VAddr: p.Vaddr, Off: p.Off, FileSz: p.Filesz, MemSz: p.Memsz}
-			if err := checkSegment(s, i, size); err != nil {
+			if err := checkSegment(s, i, phoff, size); err != nil {
 				return nil, err
 			}
 			d.loads++
@@ -141,8 +141,8 @@ func Open(f core.File) (*Dump, error) {
 	return d, nil
 }
 
-func checkSegment(s Segment, i int, size int64) error {
-	where := fmt.Sprintf("program header %d (file offset %#x)", i, 64+56*i)
+func checkSegment(s Segment, i int, phoff uint64, size int64) error {
+	where := fmt.Sprintf("program header %d (file offset %#x)", i, phoff+56*uint64(i))
 	if s.FileSz > s.MemSz {
 		return fmt.Errorf("ELF core: %s: p_filesz %#x is larger than p_memsz %#x", where, s.FileSz, s.MemSz)
 	}
