@@ -232,16 +232,6 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-type osFile struct{ *os.File }
-
-func (f osFile) Size() int64 {
-	st, err := f.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
 // The full dumps hold one PT_LOAD per physical memory chunk, which the
 // kernel printed on the console at boot.
 func TestFixtureFullDumps(t *testing.T) {
@@ -253,14 +243,14 @@ func TestFixtureFullDumps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fh, err := os.Open(testfixture.Path(t, dir+"vmcore.full"))
+			cd, err := core.Open(testfixture.Path(t, dir+"vmcore.full"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer fh.Close()
-			d, err := Open(osFile{fh})
-			if err != nil {
-				t.Fatal(err)
+			defer cd.Close()
+			d, ok := core.As[*Dump](cd)
+			if !ok {
+				t.Fatalf("core.Open gave %s, not an ELF core", cd.Format())
 			}
 			var want, got []string
 			for _, m := range chunk.FindAllStringSubmatch(string(console), -1) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"strings"
@@ -38,24 +39,18 @@ var fixtures = []fixture{
 }
 
 // openFile opens a fixture file as a core.File.
-func openFile(t testing.TB, rel string) *os.File {
+func openFile(t testing.TB, rel string) core.File {
 	t.Helper()
 	f, err := os.Open(testfixture.Path(t, fixtureDir+rel))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-type osFile struct{ *os.File }
-
-func (f osFile) Size() int64 {
 	st, err := f.Stat()
 	if err != nil {
-		return 0
+		t.Fatal(err)
 	}
-	return st.Size()
+	return io.NewSectionReader(f, 0, st.Size())
 }
 
 // kernel holds facts read from the variant's kernel.debug with debug/elf:
@@ -99,11 +94,11 @@ func machine(t testing.TB, fx fixture) (*Dump, *elfcore.Dump, kernel) {
 	t.Helper()
 	variant := strings.Split(fx.name, "/")[0]
 	k := loadKernel(t, variant)
-	mini, err := Open(osFile{openFile(t, fx.name+"/vmcore.mini")})
+	mini, err := Open(openFile(t, fx.name+"/vmcore.mini"))
 	if err != nil {
 		t.Fatalf("%s minidump: %v", fx.name, err)
 	}
-	full, err := elfcore.Open(osFile{openFile(t, fx.name+"/vmcore.full")})
+	full, err := elfcore.Open(openFile(t, fx.name+"/vmcore.full"))
 	if err != nil {
 		t.Fatalf("%s full dump: %v", fx.name, err)
 	}
@@ -360,8 +355,7 @@ func TestFixtureMsgBuf(t *testing.T) {
 
 // Corrupt copies of a real minidump give clear errors.
 func TestFixtureCorrupt(t *testing.T) {
-	f := openFile(t, "fp/assert/vmcore.mini")
-	orig, err := os.ReadFile(f.Name())
+	orig, err := os.ReadFile(testfixture.Path(t, fixtureDir+"fp/assert/vmcore.mini"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +436,7 @@ func fixtureHead(f *testing.F) []byte {
 }
 
 func BenchmarkMinidumpOpen(b *testing.B) {
-	f := osFile{openFile(b, "fp/assert/vmcore.mini")}
+	f := openFile(b, "fp/assert/vmcore.mini")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Open(f); err != nil {
@@ -452,7 +446,7 @@ func BenchmarkMinidumpOpen(b *testing.B) {
 }
 
 func BenchmarkRandomRead8(b *testing.B) {
-	d, err := Open(osFile{openFile(b, "fp/assert/vmcore.mini")})
+	d, err := Open(openFile(b, "fp/assert/vmcore.mini"))
 	if err != nil {
 		b.Fatal(err)
 	}
