@@ -3,11 +3,11 @@ package dap
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"testing"
 	"time"
 
+	"github.com/kdap/kdap/dap/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -74,11 +74,9 @@ func FuzzReadMessage(f *testing.F) {
 			if err != nil {
 				t.Fatalf("server output is not framed: %v", err)
 			}
-			if !jsonValid(b) {
-				t.Fatalf("server wrote invalid JSON %q", b)
+			if err := schema.Check(b); err != nil {
+				t.Fatalf("server wrote %s: %v", b, err)
 			}
 		}
 	})
 }
-
-func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	godap "github.com/google/go-dap"
+	"github.com/kdap/kdap/dap/schema"
 	"go.uber.org/zap"
 )
 
@@ -126,6 +127,9 @@ func (c *client) next() (map[string]any, error) {
 	b, err := c.fr.next()
 	if err != nil {
 		return nil, err
+	}
+	if err := schema.Check(b); err != nil {
+		c.t.Errorf("server sent %s: %v", b, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
