@@ -1,0 +1,228 @@
+package freebsd
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch/amd64"
+)
+
+// Threads walks allproc and zombproc and each process's p_threads.
+func (k *kernel) Threads() ([]*target.Thread, error) {
+	t := k.t
+	dumptid := int64(-1)
+	if a, ok := t.Kernel.Addr("dumptid"); ok {
+		v, err := t.ReadU32(a)
+		if err != nil {
+			return nil, fmt.Errorf("reading dumptid: %w", err)
+		}
+		dumptid = int64(int32(v))
+	}
+	var all []*target.Thread
+	seen := map[uint64]bool{}
+	for _, list := range []string{"allproc", "zombproc"} {
+		head, ok := t.Kernel.Addr(list)
+		if !ok {
+			if list == "allproc" {
+				return nil, fmt.Errorf("kernel has no symbol allproc")
+			}
+			continue
+		}
+		p, err := t.ReadU64(head) // lh_first
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", list, err)
+		}
+		for n := 0; p != 0; n++ {
+			if n >= maxProcs {
+				return nil, fmt.Errorf("%s: more than %d processes: the list is corrupt", list, maxProcs)
+			}
+			if seen[p] {
+				return nil, fmt.Errorf("%s: cycle: process %#x appears twice", list, p)
+			}
+			seen[p] = true
+			ths, err := k.procThreads(p, list == "zombproc", dumptid)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", list, err)
+			}
+			all = append(all, ths...)
+			if p, err = t.ReadU64(p + uint64(k.lay.pList)); err != nil { // p_list.le_next
+				return nil, fmt.Errorf("%s: reading p_list of process: %w", list, err)
+			}
+		}
+	}
+	// The crashed thread first, the rest in list order.
+	for i, th := range all {
+		if th.Crashed && i > 0 {
+			copy(all[1:i+1], all[:i])
+			all[0] = th
+			break
+		}
+	}
+	return all, nil
+}
+
+// procThreads reads one process and its threads.
+func (k *kernel) procThreads(p uint64, zombie bool, dumptid int64) ([]*target.Thread, error) {
+	t := k.t
+	pid, err := t.ReadU32(p + uint64(k.lay.pPid))
+	if err != nil {
+		return nil, fmt.Errorf("process %#x: reading p_pid: %w", p, err)
+	}
+	comm, err := k.readName(p+uint64(k.lay.pComm), k.lay.commLen)
+	if err != nil {
+		return nil, fmt.Errorf("process %#x (pid %d): reading p_comm: %w", p, int32(pid), err)
+	}
+	var out []*target.Thread
+	seen := map[uint64]bool{}
+	td, err := t.ReadU64(p + uint64(k.lay.pThreads)) // tqh_first
+	if err != nil {
+		return nil, fmt.Errorf("process %d: reading p_threads: %w", int32(pid), err)
+	}
+	for td != 0 {
+		if len(out) >= maxThreadsPerProc {
+			return nil, fmt.Errorf("process %d: more than %d threads: p_threads is corrupt", int32(pid), maxThreadsPerProc)
+		}
+		if seen[td] {
+			return nil, fmt.Errorf("process %d: p_threads cycle at thread %#x", int32(pid), td)
+		}
+		seen[td] = true
+		th, err := k.thread(td, int64(int32(pid)), comm, zombie, dumptid)
+		if err != nil {
+			return nil, fmt.Errorf("process %d: %w", int32(pid), err)
+		}
+		out = append(out, th)
+		if td, err = t.ReadU64(td + uint64(k.lay.tdPlist)); err != nil { // td_plist.tqe_next
+			return nil, fmt.Errorf("process %d: thread %#x: reading td_plist: %w", int32(pid), th.Addr, err)
+		}
+	}
+	return out, nil
+}
+
+// readName reads a fixed-size NUL-padded name field.
+func (k *kernel) readName(va uint64, n int64) (string, error) {
+	if n <= 0 || n > 256 {
+		n = fallbackCommLen
+	}
+	b := make([]byte, n)
+	if err := k.t.ReadVirt(b, va); err != nil {
+		return "", err
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b), nil
+}
+
+// thread reads one struct thread and picks the PCB its registers come from.
+func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid int64) (*target.Thread, error) {
+	t := k.t
+	tid, err := t.ReadU32(td + uint64(k.lay.tdTid))
+	if err != nil {
+		return nil, fmt.Errorf("thread %#x: reading td_tid: %w", td, err)
+	}
+	name, err := k.readName(td+uint64(k.lay.tdName), k.lay.tdNameLen)
+	if err != nil {
+		return nil, fmt.Errorf("thread %d: reading td_name: %w", tid, err)
+	}
+	var oc [4]byte
+	sz := k.lay.tdOncpuSize
+	if sz != 4 {
+		sz = 1
+	}
+	if err := t.ReadVirt(oc[:sz], td+uint64(k.lay.tdOncpu)); err != nil {
+		return nil, fmt.Errorf("thread %d: reading td_oncpu: %w", tid, err)
+	}
+	cpu := int(oc[0])
+	if sz == 4 {
+		cpu = int(int32(binary.LittleEndian.Uint32(oc[:])))
+	}
+	if (sz == 1 && cpu == nocpu) || cpu < 0 || cpu >= maxCPUs {
+		cpu = -1
+	}
+	th := &target.Thread{
+		TID: int64(int32(tid)), PID: pid, Comm: comm, Name: name, CPU: cpu,
+		Zombie: zombie, Addr: td,
+	}
+	th.Crashed = th.TID == dumptid
+	pcb, from, err := k.pcbFor(th)
+	if err != nil {
+		return nil, fmt.Errorf("thread %d: %w", tid, err)
+	}
+	th.RegsFrom = from
+	if th.Regs, err = k.readPCB(pcb); err != nil {
+		return nil, fmt.Errorf("thread %d: reading its PCB (%s at %#x): %w", tid, from, pcb, err)
+	}
+	if k.lay.tdKstack >= 0 && k.lay.tdKstackPages >= 0 {
+		base, err1 := t.ReadU64(td + uint64(k.lay.tdKstack))
+		pages, err2 := t.ReadU32(td + uint64(k.lay.tdKstackPages))
+		if err1 == nil && err2 == nil && base != 0 && pages > 0 && pages < 1024 {
+			th.StackLo, th.StackHi = base, base+uint64(pages)*4096
+		}
+	}
+	return th, nil
+}
+
+// pcbFor picks the saved context kgdb would use: dumppcb for the thread
+// that dumped, stoppcbs[cpu] for a thread running on another CPU, else
+// the thread's own td_pcb.
+func (k *kernel) pcbFor(th *target.Thread) (uint64, string, error) {
+	t := k.t
+	if th.Crashed {
+		if a, ok := t.Kernel.Addr("dumppcb"); ok {
+			return a, "dumppcb", nil
+		}
+	}
+	if th.CPU >= 0 && !th.Crashed && k.lay.pcbSize > 0 {
+		if a, ok := t.Kernel.Addr("stoppcbs"); ok && k.cpuStopped(th.CPU) {
+			return a + uint64(th.CPU)*uint64(k.lay.pcbSize), fmt.Sprintf("stoppcbs[%d]", th.CPU), nil
+		}
+	}
+	pcb, err := t.ReadU64(th.Addr + uint64(k.lay.tdPcb))
+	if err != nil {
+		return 0, "", fmt.Errorf("reading td_pcb: %w", err)
+	}
+	if pcb == 0 {
+		return 0, "", fmt.Errorf("td_pcb is NULL")
+	}
+	return pcb, "td_pcb", nil
+}
+
+// cpuStopped reports whether cpu's bit is set in stopped_cpus; kernels
+// without the symbol are taken to have stopped every other CPU.
+func (k *kernel) cpuStopped(cpu int) bool {
+	a, ok := k.t.Kernel.Addr("stopped_cpus")
+	if !ok {
+		return true
+	}
+	w, err := k.t.ReadU64(a + uint64(cpu/64)*8)
+	if err != nil {
+		return false
+	}
+	return w&(1<<(uint(cpu)%64)) != 0
+}
+
+// readPCB turns a saved PCB into registers: the callee-saved ones, rip,
+// and rsp one slot above pcb_rsp, since pcb_rsp points at the return
+// address that cpu_switch and savectx leave on the stack.
+func (k *kernel) readPCB(pcb uint64) (amd64.Regs, error) {
+	var regs amd64.Regs
+	var vals [8]uint64
+	for i := range pcbRegs {
+		v, err := k.t.ReadU64(pcb + uint64(k.lay.pcb[i]))
+		if err != nil {
+			return regs, err
+		}
+		vals[i] = v
+	}
+	regs.Set(amd64.R15, vals[0])
+	regs.Set(amd64.R14, vals[1])
+	regs.Set(amd64.R13, vals[2])
+	regs.Set(amd64.R12, vals[3])
+	regs.Set(amd64.RBP, vals[4])
+	regs.Set(amd64.RSP, vals[5]+8)
+	regs.Set(amd64.RBX, vals[6])
+	regs.Set(amd64.RIP, vals[7])
+	return regs, nil
+}

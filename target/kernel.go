@@ -1,0 +1,177 @@
+package target
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/kdap/kdap/target/debuginfo"
+	"github.com/kdap/kdap/target/symbols"
+)
+
+// Kernel is the debug kernel file (FreeBSD kernel.debug, Linux vmlinux):
+// its ELF symbols, always, and its DWARF, loaded on first use.
+type Kernel struct {
+	// Path is the file the kernel was opened from.
+	Path string
+	// ELF is the parsed ELF header and section table.
+	ELF *elf.File
+	// Syms is the ELF symbol table.
+	Syms *symbols.Table
+
+	file *os.File
+
+	dwarfOnce sync.Once
+	dwarf     *debuginfo.Data
+	dwarfErr  error
+	noDWARF   bool
+}
+
+// OpenKernel opens a kernel file read-only and loads its symbol table.
+func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("kernel not found: %s", path)
+		}
+		return nil, err
+	}
+	ef, err := elf.NewFile(fh)
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("kernel %s is not an ELF file: %w", path, err)
+	}
+	syms, err := symbols.Load(ef)
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("kernel %s: %w", path, err)
+	}
+	return &Kernel{Path: path, ELF: ef, Syms: syms, file: fh, noDWARF: noDWARF}, nil
+}
+
+// Close releases the kernel file.
+func (k *Kernel) Close() error { return k.file.Close() }
+
+// DWARF returns the kernel's debug information, parsing its index on the
+// first call. It returns an error wrapping debuginfo.ErrNoDWARF when the
+// file carries none.
+func (k *Kernel) DWARF() (*debuginfo.Data, error) {
+	k.dwarfOnce.Do(func() {
+		if k.noDWARF {
+			k.dwarfErr = fmt.Errorf("DWARF disabled: %w", debuginfo.ErrNoDWARF)
+			return
+		}
+		k.dwarf, k.dwarfErr = debuginfo.Open(k.ELF)
+	})
+	return k.dwarf, k.dwarfErr
+}
+
+// Addr returns the address of the named symbol.
+func (k *Kernel) Addr(name string) (uint64, bool) {
+	s, ok := k.Syms.Lookup(name)
+	if !ok {
+		return 0, false
+	}
+	return s.Addr, true
+}
+
+// MemberOffset returns the byte offset of a member path ("p_list.le_next")
+// in the named type ("struct proc"), from DWARF.
+func (k *Kernel) MemberOffset(typeName, path string) (int64, error) {
+	off, _, err := k.Member(typeName, path)
+	return off, err
+}
+
+// Member returns the byte offset and the size of a member path in the
+// named type, from DWARF.
+func (k *Kernel) Member(typeName, path string) (offset, size int64, err error) {
+	d, err := k.DWARF()
+	if err != nil {
+		return 0, 0, err
+	}
+	t, err := d.Type(typeName)
+	if err != nil {
+		return 0, 0, err
+	}
+	off, m, err := d.Member(t, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	return off, m.Type.Size(), nil
+}
+
+// TypeSize returns the size in bytes of the named type, from DWARF.
+func (k *Kernel) TypeSize(typeName string) (int64, error) {
+	d, err := k.DWARF()
+	if err != nil {
+		return 0, err
+	}
+	t, err := d.Type(typeName)
+	if err != nil {
+		return 0, err
+	}
+	return t.Size(), nil
+}
+
+// ReadFile reads the initialised bytes that the kernel file itself holds
+// at virtual address va (from its PROGBITS sections), so a dump can be
+// checked against the file it is said to match.
+func (k *Kernel) ReadFile(b []byte, va uint64) error {
+	for _, s := range k.ELF.Sections {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_ALLOC == 0 {
+			continue
+		}
+		if va < s.Addr || va+uint64(len(b)) > s.Addr+s.Size {
+			continue
+		}
+		if _, err := s.ReadAt(b, int64(va-s.Addr)); err != nil {
+			return fmt.Errorf("reading %s at %#x from %s: %w", s.Name, va, k.Path, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("address %#x is not initialised data in %s", va, k.Path)
+}
+
+// CheckBuildID compares the kernel file's GNU build-id note with the bytes
+// at the same address in the dump, when the kernel loads the note into
+// memory. It returns nil when the dump cannot tell (no allocated note, or
+// its page not dumped) and an error naming both ids on a mismatch.
+func (t *Target) CheckBuildID() error {
+	s := t.Kernel.ELF.Section(".note.gnu.build-id")
+	if s == nil || s.Flags&elf.SHF_ALLOC == 0 || s.Addr == 0 || s.Size < 16 || s.Size > 1024 {
+		return nil
+	}
+	want, err := s.Data()
+	if err != nil {
+		return nil
+	}
+	got := make([]byte, len(want))
+	if err := t.ReadVirt(got, s.Addr); err != nil {
+		return nil
+	}
+	if bytes.Equal(got, want) {
+		return nil
+	}
+	return fmt.Errorf("%s does not match this dump: build-id %s in the file, %s in the dump",
+		filepath.Base(t.Kernel.Path), noteID(want), noteID(got))
+}
+
+// noteID renders the descriptor of an ELF note as hex (the whole note when
+// it is malformed).
+func noteID(b []byte) string {
+	if len(b) >= 12 {
+		namesz := int(binary.LittleEndian.Uint32(b[0:]))
+		descsz := int(binary.LittleEndian.Uint32(b[4:]))
+		off := 12 + (namesz+3)&^3
+		if namesz < 256 && descsz < 256 && off+descsz <= len(b) {
+			return hex.EncodeToString(b[off : off+descsz])
+		}
+	}
+	return hex.EncodeToString(b)
+}

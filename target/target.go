@@ -1,0 +1,292 @@
+// Package target answers "what did the machine look like": it opens a crash
+// dump with its kernel and offers kernel virtual memory, the kernel's
+// symbols and types, the thread list with saved registers, the panic string
+// and the message buffer, whatever the dump format and operating system.
+package target
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/core"
+)
+
+// Options tune Open.
+type Options struct {
+	// Logger receives diagnostics; nil means none.
+	Logger *zap.Logger
+	// NoDWARF ignores the kernel's DWARF, as if it had none (member
+	// offsets then come from the kernel's exported offset symbols).
+	NoDWARF bool
+}
+
+// Thread is one kernel thread as the dump recorded it.
+type Thread struct {
+	TID     int64
+	PID     int64
+	Comm    string // the process name (p_comm, comm)
+	Name    string // the thread name (td_name)
+	CPU     int    // the CPU it ran on, or -1
+	Crashed bool   // the thread that panicked
+	Zombie  bool   // its process had exited
+	Addr    uint64 // address of the kernel's thread structure
+	// Regs are the registers to unwind from; RegsFrom names where they
+	// were found ("dumppcb", "stoppcbs[1]", "td_pcb", ...).
+	Regs     amd64.Regs
+	RegsFrom string
+	// StackLo and StackHi bound the thread's kernel stack when known.
+	StackLo, StackHi uint64
+}
+
+// DisplayName names the thread as lldb does: "(pid 806) sysctl (crashed)".
+func (t *Thread) DisplayName() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(pid %d) %s", t.PID, t.Comm)
+	if t.Name != "" && t.Name != t.Comm {
+		b.WriteString("/" + t.Name)
+	}
+	switch {
+	case t.Crashed:
+		b.WriteString(" (crashed)")
+	case t.CPU >= 0:
+		fmt.Fprintf(&b, " (on CPU %d)", t.CPU)
+	case t.Zombie:
+		b.WriteString(" (zombie)")
+	}
+	return b.String()
+}
+
+// MessageBuffer is the kernel's message buffer.
+type MessageBuffer struct {
+	// All is the whole ring in order, oldest first.
+	All string
+	// Unread is the part no reader had consumed (FreeBSD msg_rseq..msg_wseq).
+	Unread string
+}
+
+// OS is one kernel's model of its own data structures.
+type OS interface {
+	// Name is the operating system's name, e.g. "FreeBSD".
+	Name() string
+	// Version is the kernel's version string as the dump holds it.
+	Version() (string, error)
+	// Threads lists every kernel thread, the crashed one first.
+	Threads() ([]*Thread, error)
+	// PanicString is the panic message, or "" if the kernel had not panicked.
+	PanicString() (string, error)
+	// MessageBuffer reads the kernel's message buffer.
+	MessageBuffer() (*MessageBuffer, error)
+	// TrapFrame is the trap-entry knowledge the unwinder needs.
+	TrapFrame() TrapRules
+}
+
+// TrapRules tell an unwinder which functions are trap entries, how to
+// read the registers they saved, and where a kernel thread's stack ends.
+type TrapRules interface {
+	// IsTrapEntry reports whether fn is a trap or interrupt entry whose
+	// frame holds the interrupted registers.
+	IsTrapEntry(fn string) bool
+	// IsThreadEntry reports whether fn begins a kernel thread's stack.
+	IsThreadEntry(fn string) bool
+	// Interrupted reads the registers saved by a trap entry whose stack
+	// pointer at the call into C was sp; it returns them and a marker
+	// such as "--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---".
+	Interrupted(sp uint64) (amd64.Regs, string, error)
+}
+
+// OSModel recognises one operating system's kernel and builds its OS.
+type OSModel struct {
+	// Name identifies the model, e.g. "FreeBSD".
+	Name string
+	// Detect reports whether the kernel file is this OS's.
+	Detect func(k *Kernel) bool
+	// Open sets up address translation on t (t.SetTranslate) and returns
+	// the OS model. It checks that the kernel matches the dump.
+	Open func(t *Target) (OS, error)
+}
+
+var (
+	osMu     sync.Mutex
+	osModels []OSModel
+)
+
+// RegisterOS adds an operating system model.
+func RegisterOS(m OSModel) {
+	osMu.Lock()
+	defer osMu.Unlock()
+	osModels = append(osModels, m)
+	sort.Slice(osModels, func(i, j int) bool { return osModels[i].Name < osModels[j].Name })
+}
+
+// Target is an opened dump with its kernel.
+type Target struct {
+	CorePath string
+	Dump     core.Dump
+	Kernel   *Kernel
+	OS       OS
+	Log      *zap.Logger
+
+	mem memory
+
+	threadsOnce sync.Once
+	threads     []*Thread
+	threadsErr  error
+}
+
+// Open opens the dump at corePath with the kernel at kernelPath.
+func Open(corePath, kernelPath string, opts Options) (*Target, error) {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	d, err := core.Open(corePath)
+	if err != nil {
+		return nil, err
+	}
+	k, err := OpenKernel(kernelPath, opts.NoDWARF)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	t := &Target{CorePath: corePath, Dump: d, Kernel: k, Log: log}
+	t.mem = memory{dump: d, pages: map[uint64]uint64{}}
+	osMu.Lock()
+	models := append([]OSModel(nil), osModels...)
+	osMu.Unlock()
+	for _, m := range models {
+		if !m.Detect(k) {
+			continue
+		}
+		o, err := m.Open(t)
+		if err != nil {
+			t.Close()
+			return nil, fmt.Errorf("%s kernel %s with dump %s: %w", m.Name, kernelPath, corePath, err)
+		}
+		t.OS = o
+		log.Debug("opened target", zap.String("core", corePath), zap.String("format", d.Format()), zap.String("os", m.Name))
+		return t, nil
+	}
+	t.Close()
+	return nil, fmt.Errorf("kernel %s: not a kernel kdap knows (no FreeBSD or Linux kernel symbols)", kernelPath)
+}
+
+// Close releases the dump and the kernel file.
+func (t *Target) Close() error {
+	err := t.Dump.Close()
+	if kerr := t.Kernel.Close(); err == nil {
+		err = kerr
+	}
+	return err
+}
+
+// SetTranslate installs the kernel virtual address translation.
+func (t *Target) SetTranslate(tr Translate) {
+	t.mem.mu.Lock()
+	t.mem.tr = tr
+	clear(t.mem.pages)
+	t.mem.mu.Unlock()
+}
+
+// ReadVirt fills b with kernel virtual memory at va.
+func (t *Target) ReadVirt(b []byte, va uint64) error { return t.mem.ReadVirt(b, va) }
+
+// ReadU64 reads a little-endian 64-bit word at va.
+func (t *Target) ReadU64(va uint64) (uint64, error) {
+	var b [8]byte
+	if err := t.ReadVirt(b[:], va); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// ReadU32 reads a little-endian 32-bit word at va.
+func (t *Target) ReadU32(va uint64) (uint32, error) {
+	var b [4]byte
+	if err := t.ReadVirt(b[:], va); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(b[:]), nil
+}
+
+// ReadCString reads a NUL-terminated string of at most max bytes at va.
+func (t *Target) ReadCString(va uint64, max int) (string, error) {
+	var out []byte
+	var chunk [64]byte
+	for len(out) < max {
+		n := len(chunk) - int(va%64) // never cross a page within one read
+		if n > max-len(out) {
+			n = max - len(out)
+		}
+		if err := t.ReadVirt(chunk[:n], va); err != nil {
+			if len(out) > 0 {
+				return string(out), nil
+			}
+			return "", err
+		}
+		for i := 0; i < n; i++ {
+			if chunk[i] == 0 {
+				return string(append(out, chunk[:i]...)), nil
+			}
+		}
+		out = append(out, chunk[:n]...)
+		va += uint64(n)
+	}
+	return string(out), nil
+}
+
+// SymbolValueU64 reads the 64-bit variable named sym.
+func (t *Target) SymbolValueU64(sym string) (uint64, error) {
+	a, ok := t.Kernel.Addr(sym)
+	if !ok {
+		return 0, fmt.Errorf("kernel has no symbol %q", sym)
+	}
+	return t.ReadU64(a)
+}
+
+// Threads lists every kernel thread, the crashed one first. The list is
+// built once.
+func (t *Target) Threads() ([]*Thread, error) {
+	t.threadsOnce.Do(func() { t.threads, t.threadsErr = t.OS.Threads() })
+	return t.threads, t.threadsErr
+}
+
+// CrashedThread returns the thread that panicked, or nil.
+func (t *Target) CrashedThread() (*Thread, error) {
+	ths, err := t.Threads()
+	if err != nil {
+		return nil, err
+	}
+	for _, th := range ths {
+		if th.Crashed {
+			return th, nil
+		}
+	}
+	return nil, nil
+}
+
+// ErrNoSuchThread is returned for an unknown thread id.
+var ErrNoSuchThread = errors.New("no such thread")
+
+// Thread returns the thread with the given tid.
+func (t *Target) Thread(tid int64) (*Thread, error) {
+	ths, err := t.Threads()
+	if err != nil {
+		return nil, err
+	}
+	for _, th := range ths {
+		if th.TID == tid {
+			return th, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %d", ErrNoSuchThread, tid)
+}
+
+// Translate maps a kernel virtual address to its physical address.
+func (t *Target) Translate(va uint64) (uint64, error) { return t.mem.translate(va) }
