@@ -49,6 +49,12 @@ func (d *Data) lineTableFor(u *Unit) (lt *lineTable, err error) {
 	var seqs [][]lineRow
 	var seq []lineRow
 	var le dwarf.LineEntry
+	// gdb's reading of the table (dwarf2/read.c, lnp_state_machine): a
+	// row repeating the last kept row's file and line is dropped once the
+	// line has carried a non-zero discriminator, and a non-statement row
+	// that switches file at the last kept row's address is dropped.
+	var last *lineRow
+	prevLine, lineHasDisc := -1, false
 	for {
 		if err := lr.Next(&le); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -64,10 +70,22 @@ func (d *Data) lineTableFor(u *Unit) (lt *lineTable, err error) {
 				fileIdx[le.File] = fi
 			}
 		}
-		seq = append(seq, lineRow{addr: le.Address, file: fi, line: int32(le.Line), col: int32(le.Column), stmt: le.IsStmt, end: le.EndSequence})
+		if le.Line != prevLine {
+			lineHasDisc = false
+		}
+		prevLine = le.Line
+		lineHasDisc = lineHasDisc || le.Discriminator != 0
+		row := lineRow{addr: le.Address, file: fi, line: int32(le.Line), col: int32(le.Column), stmt: le.IsStmt, end: le.EndSequence}
+		keep := le.EndSequence || last == nil ||
+			!(last.file == fi && last.line == row.line && lineHasDisc) &&
+				!(last.file != fi && last.addr == row.addr && !row.stmt)
+		if keep {
+			seq = append(seq, row)
+			last = &seq[len(seq)-1]
+		}
 		if le.EndSequence {
 			seqs = append(seqs, seq)
-			seq = nil
+			seq, last, prevLine, lineHasDisc = nil, nil, -1, false
 		}
 	}
 	if len(seq) > 0 {
@@ -132,8 +150,9 @@ func (d *Data) fileName(u *Unit, i int64) string {
 	return lt.files[i]
 }
 
-// LineAt returns the source position of pc from the line table. When
-// several rows share pc's address the last statement row wins.
+// LineAt returns the source position of pc from the line table, the way
+// gdb reads it: the last row at or below pc, except that a non-statement
+// row gives way to a statement row at the same address.
 func (d *Data) LineAt(pc uint64) (file string, line, col int, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -149,12 +168,13 @@ func (d *Data) LineAt(pc uint64) (file string, line, col int, err error) {
 	if i < 0 || lt.rows[i].end {
 		return "", 0, 0, fmt.Errorf("pc %#x: not in the line table of %s: %w", pc, u.Name, ErrNotFound)
 	}
-	// Prefer a statement row among those at the same address.
-	for j := i; j >= 0 && lt.rows[j].addr == lt.rows[i].addr && !lt.rows[j].end; j-- {
-		if lt.rows[j].stmt {
-			i = j
-			break
-		}
+	rows := lt.rows
+	j := i
+	for j > 0 && !rows[j].stmt && !rows[j-1].end && rows[j-1].addr == rows[j].addr && rows[j-1].line != 0 {
+		j--
+	}
+	if rows[j].stmt {
+		i = j
 	}
 	r := lt.rows[i]
 	if r.line == 0 {

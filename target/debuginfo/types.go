@@ -60,16 +60,19 @@ func (d *Data) readType(off dwarf.Offset) (t godwarf.Type, err error) {
 		delete(d.types, off)
 		return nil, fmt.Errorf("reading the type at %#x: %w", off, err)
 	}
-	d.normalizeBitFields(t, map[godwarf.Type]bool{})
+	d.normalize(t, map[godwarf.Type]bool{})
 	return t, nil
 }
 
-// normalizeBitFields rewrites the bit-field members of every struct
-// reachable from t that has not been seen yet. godwarf keeps the DWARF 2
-// DW_AT_bit_offset (counted from the most significant bit of the storage
-// unit) and ignores DWARF 4's DW_AT_data_bit_offset; both become
-// ByteOffset + BitOffset counted from the least significant bit.
-func (d *Data) normalizeBitFields(t godwarf.Type, seen map[godwarf.Type]bool) {
+// normalize fixes two things godwarf gets wrong for C in every type
+// reachable from t that has not been seen yet:
+//   - bit fields: godwarf keeps the DWARF 2 DW_AT_bit_offset (counted from
+//     the most significant bit of the storage unit) and ignores DWARF 4's
+//     DW_AT_data_bit_offset; both become ByteOffset + BitOffset counted
+//     from the least significant bit;
+//   - sizes: C arrays carry no DW_AT_byte_size, which godwarf records as
+//     -1 (and so do typedefs of them); they become count × element size.
+func (d *Data) normalize(t godwarf.Type, seen map[godwarf.Type]bool) {
 	if t == nil || seen[t] {
 		return
 	}
@@ -82,20 +85,31 @@ func (d *Data) normalizeBitFields(t godwarf.Type, seen map[godwarf.Type]bool) {
 		d.fixed[t.Offset] = true
 		d.fixStruct(t)
 		for _, f := range t.Field {
-			d.normalizeBitFields(f.Type, seen)
+			d.normalize(f.Type, seen)
 		}
 	case *godwarf.PtrType:
-		d.normalizeBitFields(t.Type, seen)
+		d.normalize(t.Type, seen)
 	case *godwarf.TypedefType:
-		d.normalizeBitFields(t.Type, seen)
+		d.normalize(t.Type, seen)
+		if t.ByteSize < 0 && t.Type != nil {
+			t.ByteSize = t.Type.Size()
+		}
 	case *godwarf.QualType:
-		d.normalizeBitFields(t.Type, seen)
+		d.normalize(t.Type, seen)
+		if t.ByteSize < 0 && t.Type != nil {
+			t.ByteSize = t.Type.Size()
+		}
 	case *godwarf.ArrayType:
-		d.normalizeBitFields(t.Type, seen)
+		d.normalize(t.Type, seen)
+		if t.ByteSize < 0 && t.Count >= 0 && t.Type != nil {
+			if es := t.Type.Size(); es >= 0 {
+				t.ByteSize = t.Count * es
+			}
+		}
 	case *godwarf.FuncType:
-		d.normalizeBitFields(t.ReturnType, seen)
+		d.normalize(t.ReturnType, seen)
 		for _, p := range t.ParamType {
-			d.normalizeBitFields(p, seen)
+			d.normalize(p, seen)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 /*
- * Test program for package debuginfo. Built with:
+ * Test program for package debuginfo. Built (gcc 12, Debian bookworm) with:
  *   gcc -O2 -g -gdwarf-5 -ffile-prefix-map=$PWD=/src -ffreestanding -nostdlib -static -fno-pie -no-pie \
  *       -fasynchronous-unwind-tables -Wl,--build-id=sha1 -o tiny.elf tiny.c
  */
@@ -26,6 +26,17 @@ struct node {
 };
 
 typedef struct node node_t;
+
+/* Bit positions count from the least significant bit (x86-64 SysV ABI). */
+struct flags {
+	unsigned int f_ready:1;		/* bit 0 */
+	unsigned int f_mode:3;		/* bits 1-3 */
+	unsigned int f_count:12;	/* bits 4-15 */
+	int f_neg:4;			/* bits 16-19 */
+	char f_tag;			/* byte 3 */
+};
+
+struct flags the_flags = { 1, 5, 1000, -3, 'x' };
 
 enum color { RED = 1, GREEN = 2, BLUE = 4 };
 
@@ -79,7 +90,8 @@ word_sum(union word *w)
 void
 _start(void)
 {
-	sink = walk(node_list[0], sink) + (int)word_sum(&the_word);
+	sink = walk(node_list[0], sink) + (int)word_sum(&the_word) +
+	    the_flags.f_count;
 	for (;;)
 		;
 }
