@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/kdap/kdap/session/stack"
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/unwind"
+)
+
+func init() {
+	register("bt", verb{summary: "print backtraces like kgdb (crashed thread, --tid N, or -a for all)",
+		usage: "bt CORE KERNEL [--tid N | -a] [--json]", run: runBt})
+}
+
+// frameJSON is a frame as bt --json prints it.
+type frameJSON struct {
+	Index    int    `json:"index"`
+	Kind     string `json:"kind"`
+	PC       string `json:"pc"`
+	Function string `json:"function,omitempty"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Inlined  bool   `json:"inlined,omitempty"`
+	Label    string `json:"label,omitempty"`
+	Method   string `json:"method"`
+}
+
+func runBt(args []string, w io.Writer) error {
+	fs := newFlags("bt")
+	tid := fs.Int64("tid", 0, "thread id (default: the crashed thread)")
+	all := fs.Bool("a", false, "every thread")
+	asJSON := fs.Bool("json", false, "print JSON")
+	noDWARF := fs.Bool("no-dwarf", false, "ignore the kernel's DWARF")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: expected CORE and KERNEL", errUsage)
+	}
+	t, err := target.Open(pos[0], pos[1], target.Options{NoDWARF: *noDWARF})
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	ths, err := t.Threads()
+	if err != nil {
+		return err
+	}
+	var sel []*target.Thread
+	switch {
+	case *all:
+		sel = ths
+	case *tid != 0:
+		th, err := t.Thread(*tid)
+		if err != nil {
+			return err
+		}
+		sel = []*target.Thread{th}
+	default:
+		th, err := t.CrashedThread()
+		if err != nil {
+			return err
+		}
+		if th == nil {
+			return fmt.Errorf("the dump records no crashed thread; use --tid N or -a")
+		}
+		sel = []*target.Thread{th}
+	}
+	u, err := stack.New(t)
+	if err != nil {
+		return err
+	}
+	type threadBt struct {
+		TID    int64       `json:"tid"`
+		Name   string      `json:"name"`
+		Frames []frameJSON `json:"frames"`
+		Stop   string      `json:"stop"`
+	}
+	var out []threadBt
+	for i, th := range sel {
+		frames, stop := u.Backtrace(th)
+		tb := threadBt{TID: th.TID, Name: th.DisplayName(), Stop: stop.Message}
+		if !*asJSON {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.TID, th.DisplayName(), th.RegsFrom)
+		}
+		n := 0
+		for _, f := range frames {
+			fj := frameJSON{Index: n, Kind: f.Kind.String(), PC: fmt.Sprintf("%#x", f.PC), Function: f.Function,
+				File: f.File, Line: f.Line, Inlined: f.Inlined, Label: f.Label, Method: f.Method.String()}
+			tb.Frames = append(tb.Frames, fj)
+			if !*asJSON {
+				printFrame(w, t, n, f)
+			}
+			if f.Kind != unwind.KindTrap {
+				n++
+			}
+		}
+		if !*asJSON {
+			fmt.Fprintf(w, "(%s)\n", stop.Message)
+		}
+		out = append(out, tb)
+	}
+	if *asJSON {
+		return writeJSON(w, out)
+	}
+	return nil
+}
+
+// printFrame prints one frame the way kgdb does.
+func printFrame(w io.Writer, t *target.Target, n int, f unwind.Frame) {
+	if f.Kind == unwind.KindTrap {
+		fmt.Fprintln(w, f.Label)
+		return
+	}
+	fn := f.Function
+	if fn == "" {
+		fn = "??"
+	}
+	loc := ""
+	if f.File != "" {
+		loc = fmt.Sprintf(" at %s:%d", f.File, f.Line)
+	}
+	if f.Inlined {
+		fmt.Fprintf(w, "#%-2d %s [inlined] ()%s\n", n, fn, loc)
+		return
+	}
+	if n == 0 {
+		fmt.Fprintf(w, "#%-2d %s ()%s\n", n, fn, loc)
+		return
+	}
+	fmt.Fprintf(w, "#%-2d %#016x in %s ()%s\n", n, f.PC, fn, loc)
+}

@@ -1,0 +1,129 @@
+// Package stack builds backtraces of a target's threads: it connects the
+// target's memory, symbols, DWARF and OS trap rules to the unwinder.
+package stack
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/go-delve/delve/pkg/dwarf/frame"
+
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/debuginfo"
+	"github.com/kdap/kdap/target/symbols"
+	"github.com/kdap/kdap/unwind"
+)
+
+// Unwinder unwinds the threads of one target. It is safe for concurrent
+// use.
+type Unwinder struct {
+	t *target.Target
+	u *unwind.Unwinder
+}
+
+// New prepares an unwinder for t. Call frame information is parsed on
+// the first backtrace and kept.
+func New(t *target.Target) (*Unwinder, error) {
+	cfi := unwind.NewLazyCFIIndex(func() (frame.FrameDescriptionEntries, error) {
+		if d, err := t.Kernel.DWARF(); err == nil {
+			return d.FrameTable()
+		}
+		return debuginfo.OpenFrames(t.Kernel.ELF)
+	})
+	s := &symbolizer{syms: t.Kernel.Syms}
+	for _, sec := range t.Kernel.ELF.Sections {
+		if sec.Flags&elf.SHF_EXECINSTR != 0 && sec.Flags&elf.SHF_ALLOC != 0 && sec.Size > 0 {
+			s.text = append(s.text, [2]uint64{sec.Addr, sec.Addr + sec.Size})
+		}
+	}
+	sort.Slice(s.text, func(i, j int) bool { return s.text[i][0] < s.text[j][0] })
+	cfg := unwind.Config{Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
+	if d, err := t.Kernel.DWARF(); err == nil {
+		cfg.Inliner = inliner{d}
+	}
+	u, err := unwind.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Unwinder{t: t, u: u}, nil
+}
+
+// Backtrace unwinds th from its saved registers, innermost frame first.
+func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReason) {
+	var start unwind.Regs
+	for n := 0; n < amd64.NumRegs; n++ {
+		if v, ok := th.Regs.Get(n); ok {
+			start.Set(n, v)
+		}
+	}
+	var opts []unwind.Option
+	if th.StackHi > th.StackLo {
+		opts = append(opts, unwind.StackBounds(th.StackLo, th.StackHi))
+	}
+	return s.u.Unwind(start, opts...)
+}
+
+// symbolizer names code addresses from the ELF symbol table.
+type symbolizer struct {
+	syms *symbols.Table
+	text [][2]uint64 // executable address ranges
+}
+
+func (s *symbolizer) FuncForPC(pc uint64) (string, uint64, bool) {
+	sym, _, ok := s.syms.Addr(pc)
+	if !ok || sym.Kind != symbols.Func && sym.Kind != symbols.Other {
+		return "", 0, false
+	}
+	return sym.Name, sym.Addr, true
+}
+
+func (s *symbolizer) InText(pc uint64) bool {
+	i := sort.Search(len(s.text), func(i int) bool { return s.text[i][1] > pc })
+	return i < len(s.text) && pc >= s.text[i][0]
+}
+
+// inliner answers inlined chains and lines from DWARF.
+type inliner struct{ d *debuginfo.Data }
+
+func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
+	chain, err := in.d.InlineChain(pc)
+	if err != nil {
+		if errors.Is(err, debuginfo.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]unwind.InlinedCall, len(chain))
+	for i, c := range chain {
+		out[i] = unwind.InlinedCall{Function: c.Name, CallFile: c.CallFile, CallLine: c.CallLine}
+	}
+	return out, nil
+}
+
+func (in inliner) LineForPC(pc uint64) (string, int, bool) {
+	f, l, _, err := in.d.LineAt(pc)
+	return f, l, err == nil && l > 0
+}
+
+// osRules adapts the OS model's trap knowledge to the unwinder.
+type osRules struct{ r target.TrapRules }
+
+func (o osRules) IsTrapEntry(fn string, _ uint64) bool { return o.r.IsTrapEntry(fn) }
+func (o osRules) IsStackEnd(fn string, _ uint64) bool  { return o.r.IsThreadEntry(fn) }
+
+func (o osRules) TrapFrame(f *unwind.Frame, _ unwind.Memory) (unwind.Regs, string, bool, error) {
+	var regs unwind.Regs
+	r, marker, err := o.r.Interrupted(f.SP)
+	if err != nil {
+		return regs, "", false, fmt.Errorf("trap frame at %#x: %w", f.SP, err)
+	}
+	for n := 0; n < amd64.NumRegs; n++ {
+		if v, ok := r.Get(n); ok {
+			regs.Set(n, v)
+		}
+	}
+	return regs, marker, true, nil
+}
