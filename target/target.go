@@ -41,6 +41,9 @@ type Thread struct {
 	// were found ("dumppcb", "stoppcbs[1]", "td_pcb", ...).
 	Regs     amd64.Regs
 	RegsFrom string
+	// SavedByCall says Regs were saved by a function call (a PCB written
+	// by cpu_switch or savectx), so the pc is that call's return address.
+	SavedByCall bool
 	// StackLo and StackHi bound the thread's kernel stack when known.
 	StackLo, StackHi uint64
 }

@@ -209,6 +209,7 @@ type options struct {
 	bounded   bool
 	maxFrames int
 	noCFI     bool
+	startRet  bool
 }
 
 // Option adjusts one Unwind call.
@@ -227,6 +228,13 @@ func MaxFrames(n int) Option {
 			o.maxFrames = n
 		}
 	}
+}
+
+// StartAtReturnAddress says the starting pc is a return address, as in a
+// context saved by a call (a kernel's PCB: cpu_switch, savectx), so the
+// first frame is looked up at pc-1 and shows the line of that call.
+func StartAtReturnAddress() Option {
+	return func(o *options) { o.startRet = true }
 }
 
 // WithoutCFI ignores call frame information, unwinding by frame pointer.
@@ -267,7 +275,7 @@ func (u *Unwinder) Unwind(start Regs, opts ...Option) ([]Frame, StopReason) {
 	if !start.Has(a.PC) || !start.Has(a.SP) {
 		return nil, StopReason{Kind: StopBadStart, Message: fmt.Sprintf("starting registers lack %s or %s", a.RegName(a.PC), a.RegName(a.SP))}
 	}
-	cur := state{regs: start, exact: true, method: MethodStart}
+	cur := state{regs: start, exact: !r.o.startRet, method: MethodStart}
 	for {
 		next, stop, done := r.step(cur)
 		if done {

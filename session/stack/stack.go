@@ -40,6 +40,12 @@ func New(t *target.Target) (*Unwinder, error) {
 		}
 	}
 	sort.Slice(s.text, func(i, j int) bool { return s.text[i][0] < s.text[j][0] })
+	for sym := range t.Kernel.Syms.All() {
+		if sym.Kind == symbols.Other && sym.Global && sym.Size == 0 && s.InText(sym.Addr) {
+			s.labels = append(s.labels, sym)
+		}
+	}
+	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].Addr < s.labels[j].Addr })
 	cfg := unwind.Config{Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
 	if d, err := t.Kernel.DWARF(); err == nil {
 		cfg.Inliner = inliner{d}
@@ -60,6 +66,9 @@ func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReas
 		}
 	}
 	var opts []unwind.Option
+	if th.SavedByCall {
+		opts = append(opts, unwind.StartAtReturnAddress())
+	}
 	if th.StackHi > th.StackLo {
 		opts = append(opts, unwind.StackBounds(th.StackLo, th.StackHi))
 	}
@@ -68,14 +77,24 @@ func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReas
 
 // symbolizer names code addresses from the ELF symbol table.
 type symbolizer struct {
-	syms *symbols.Table
-	text [][2]uint64 // executable address ranges
+	syms   *symbols.Table
+	text   [][2]uint64      // executable address ranges
+	labels []symbols.Symbol // global assembly labels in text, by address
 }
 
+// FuncForPC names the function holding pc. Inside an assembly function, a
+// global label between its start and pc names the code instead, as gdb's
+// minimal symbols do: FreeBSD's trap entries fall into calltrap inside
+// the vector's stub.
 func (s *symbolizer) FuncForPC(pc uint64) (string, uint64, bool) {
 	sym, _, ok := s.syms.Addr(pc)
 	if !ok || sym.Kind != symbols.Func && sym.Kind != symbols.Other {
 		return "", 0, false
+	}
+	i := sort.Search(len(s.labels), func(i int) bool { return s.labels[i].Addr > pc })
+	if i > 0 && s.labels[i-1].Addr > sym.Addr {
+		l := s.labels[i-1]
+		return l.Name, l.Addr, true
 	}
 	return sym.Name, sym.Addr, true
 }

@@ -151,6 +151,7 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 		return nil, fmt.Errorf("thread %d: %w", tid, err)
 	}
 	th.RegsFrom = from
+	th.SavedByCall = true // every PCB is written by cpu_switch or savectx
 	if th.Regs, err = k.readPCB(pcb); err != nil {
 		return nil, fmt.Errorf("thread %d: reading its PCB (%s at %#x): %w", tid, from, pcb, err)
 	}
