@@ -97,7 +97,7 @@ func runInfo(args []string, w io.Writer) error {
 		Errors     []string    `json:"errors,omitempty"`
 	}{Core: t.CorePath, Kernel: t.Kernel.Path, Format: t.Dump.Format(), OS: t.OS.Name()}
 	for _, f := range t.Dump.Info() {
-		info.Header = append(info.Header, field{f.Name, f.Value})
+		info.Header = append(info.Header, field{f.Name, strings.TrimRight(f.Value, "\n")})
 	}
 	note := func(what string, err error) {
 		info.Errors = append(info.Errors, fmt.Sprintf("%s: %v", what, err))
