@@ -19,6 +19,7 @@ demo: build
 	@gunzip -c testdata/fbsdkern/fixtures/fp/kernel.debug.gz > $(DEMO_DIR)/kernel.debug
 	./bin/kdap info $(DEMO_DIR)/vmcore.0 $(DEMO_DIR)/kernel.debug
 	./bin/kdap threads $(DEMO_DIR)/vmcore.0 $(DEMO_DIR)/kernel.debug
+	./bin/kdap bt $(DEMO_DIR)/vmcore.0 $(DEMO_DIR)/kernel.debug
 
 # Every test: formatting and vet, Go tests (with the race detector off to
 # fit CI's two cores), and the editor end-to-end tests when npm is present.

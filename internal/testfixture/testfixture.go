@@ -3,7 +3,10 @@
 package testfixture
 
 import (
+	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +19,6 @@ import (
 var (
 	mu    sync.Mutex
 	cache = map[string]string{}
-	dir   string
 )
 
 // Root returns the absolute path of the repository's testdata directory.
@@ -26,8 +28,8 @@ func Root() string {
 }
 
 // Path returns a readable file for rel (relative to testdata/). When only
-// rel+".gz" exists it is decompressed into a temporary directory shared by
-// the whole test process. A missing fixture skips the test.
+// rel+".gz" exists it is decompressed once into a cache shared by
+// test processes and runs (see cacheDir). A missing fixture skips the test.
 func Path(t testing.TB, rel string) string {
 	t.Helper()
 	p, err := Find(rel)
@@ -51,30 +53,30 @@ func Find(rel string) (string, error) {
 		return plain, nil
 	}
 	gz := plain + ".gz"
-	in, err := os.Open(gz)
+	data, err := os.ReadFile(gz)
 	if err != nil {
 		return "", fmt.Errorf("not found (neither %s nor %s.gz; run `make -C testdata/fbsdkern fixtures`)", rel, rel)
 	}
-	defer in.Close()
-	if dir == "" {
-		d, err := os.MkdirTemp("", "kdap-fixtures-")
-		if err != nil {
-			return "", err
-		}
-		dir = d
+	// Decompressed fixtures are kept in a cache keyed by the compressed
+	// file's hash, shared by test processes and runs.
+	sum := sha256.Sum256(data)
+	out := filepath.Join(cacheDir(), hex.EncodeToString(sum[:12]), filepath.Base(rel))
+	if _, err := os.Stat(out); err == nil {
+		cache[rel] = out
+		return out, nil
 	}
-	out := filepath.Join(dir, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	zr, err := gzip.NewReader(in)
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", gz, err)
 	}
-	f, err := os.Create(out)
+	f, err := os.CreateTemp(filepath.Dir(out), ".partial-*")
 	if err != nil {
 		return "", err
 	}
+	defer os.Remove(f.Name())
 	if _, err := io.Copy(f, zr); err != nil {
 		f.Close()
 		return "", fmt.Errorf("decompressing %s: %w", gz, err)
@@ -82,6 +84,22 @@ func Find(rel string) (string, error) {
 	if err := f.Close(); err != nil {
 		return "", err
 	}
+	// Rename is atomic: concurrent test processes see the whole file or none.
+	if err := os.Rename(f.Name(), out); err != nil {
+		return "", err
+	}
 	cache[rel] = out
 	return out, nil
+}
+
+// cacheDir is where decompressed fixtures are kept: $KDAP_FIXTURE_CACHE,
+// else the user's cache directory, else the temporary directory.
+func cacheDir() string {
+	if d := os.Getenv("KDAP_FIXTURE_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "kdap-fixtures")
+	}
+	return filepath.Join(os.TempDir(), "kdap-fixtures")
 }
