@@ -160,6 +160,7 @@ func (d *Data) loadUnits() (units []*Unit, err error) {
 		d.units, d.unitsErr = units, err
 	}()
 	r := d.dw.Reader()
+	budget := d.entryBudget()
 	for {
 		e, err := r.Next()
 		if err != nil {
@@ -167,6 +168,9 @@ func (d *Data) loadUnits() (units []*Unit, err error) {
 		}
 		if e == nil {
 			break
+		}
+		if budget--; budget < 0 {
+			return units, errEndless
 		}
 		if e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit {
 			r.SkipChildren()
@@ -198,6 +202,20 @@ func (d *Data) loadUnits() (units []*Unit, err error) {
 	}
 	sortRanges(d.unitRanges)
 	return units, nil
+}
+
+// errEndless reports a .debug_info that yields more entries than it has
+// bytes: debug/dwarf can return null entries forever on corrupt input.
+var errEndless = errors.New("malformed .debug_info: more entries than bytes")
+
+// entryBudget bounds the entries a scan may read: every entry takes at
+// least one byte of .debug_info.
+func (d *Data) entryBudget() int {
+	n := 1 << 20
+	if s := d.f.Section(".debug_info"); s != nil && s.Size < 1<<40 {
+		n += int(s.Size)
+	}
+	return n
 }
 
 func sortRanges(rs []pcRange) {

@@ -40,6 +40,7 @@ func (d *Data) index() (ix *nameIndex, err error) {
 		defOf: map[dwarf.Offset]dwarf.Offset{}, complete: map[dwarf.Offset]bool{},
 	}
 	r := d.dw.Reader()
+	budget := d.entryBudget()
 	for {
 		cu, err := r.Next()
 		if err != nil {
@@ -47,6 +48,9 @@ func (d *Data) index() (ix *nameIndex, err error) {
 		}
 		if cu == nil {
 			return ix, nil
+		}
+		if budget--; budget < 0 {
+			return nil, errEndless
 		}
 		if !cu.Children {
 			continue

@@ -36,6 +36,11 @@ func (d *Data) lineTableFor(u *Unit) (lt *lineTable, err error) {
 		return lt, nil
 	}
 	defer recoverTo(&err, fmt.Sprintf("reading the line table of %s", u.Name))
+	if off, ok := u.entry.Val(dwarf.AttrStmtList).(int64); ok {
+		if err := d.checkLineHeader(off); err != nil {
+			return nil, fmt.Errorf("line table of the unit %s (DIE %#x): %w", u.Name, u.Offset, err)
+		}
+	}
 	lr, err := d.dw.LineReader(u.entry)
 	if err != nil {
 		return nil, fmt.Errorf("line table of the unit %s (DIE %#x): %w", u.Name, u.Offset, err)

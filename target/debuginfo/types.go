@@ -32,16 +32,70 @@ func (d *Data) Type(name string) (t godwarf.Type, err error) {
 	}
 	off, ok := ix.types[base]
 	if !ok {
+		for _, alt := range intSpellings(base) {
+			if off, ok = ix.types[alt]; ok {
+				break
+			}
+		}
+	}
+	if !ok {
 		return nil, fmt.Errorf("no type named '%s'%s: %w", base, suggest(base, keys(ix.types)), ErrNotFound)
 	}
 	t, err = d.readType(off)
 	if err != nil {
 		return nil, fmt.Errorf("type '%s': %w", base, err)
 	}
+	if st, ok := t.(*godwarf.StructType); ok && st.Incomplete {
+		return nil, fmt.Errorf("%s is only declared in the DWARF, never defined: %w", base, ErrNotFound)
+	}
 	for range ptrs {
 		t = godwarf.FakePointerType(t, int64(d.ptrSize))
 	}
 	return t, nil
+}
+
+// intSpellings returns the ways compilers spell a C integer type given as
+// e.g. "unsigned long": gcc says "long unsigned int", clang "unsigned long".
+func intSpellings(name string) []string {
+	var unsigned, signed, short, char, other bool
+	longs := 0
+	for _, w := range strings.Fields(name) {
+		switch w {
+		case "unsigned":
+			unsigned = true
+		case "signed":
+			signed = true
+		case "short":
+			short = true
+		case "long":
+			longs++
+		case "char":
+			char = true
+		case "int":
+		default:
+			other = true
+		}
+	}
+	if other || longs > 2 || unsigned && signed || short && longs > 0 || char && (short || longs > 0) {
+		return nil
+	}
+	if char {
+		switch {
+		case unsigned:
+			return []string{"unsigned char"}
+		case signed:
+			return []string{"signed char"}
+		}
+		return []string{"char"}
+	}
+	size := []string{"", "long ", "long long "}[longs]
+	if short {
+		size = "short "
+	}
+	if unsigned {
+		return []string{size + "unsigned int", "unsigned " + size + "int", strings.TrimSpace("unsigned " + size)}
+	}
+	return []string{size + "int", strings.TrimSpace(size), "signed " + size + "int"}
 }
 
 // TypeAt reads the type whose DIE is at off.
@@ -192,9 +246,9 @@ func (d *Data) Member(t godwarf.Type, path string) (offset int64, member *godwar
 		if !ok {
 			return 0, nil, fmt.Errorf("member '%s' of '%s': %s is not a struct or union", name, path, typeName(cur))
 		}
-		off, f := findField(st, name)
+		off, f := findField(st, name, map[*godwarf.StructType]bool{})
 		if f == nil {
-			return 0, nil, fmt.Errorf("no member named '%s' in '%s'%s: %w", name, typeName(st), suggest(name, fieldNames(st, nil)), ErrNotFound)
+			return 0, nil, fmt.Errorf("no member named '%s' in '%s'%s: %w", name, typeName(st), suggest(name, fieldNames(st, nil, map[*godwarf.StructType]bool{})), ErrNotFound)
 		}
 		offset += off
 		member = f
@@ -204,7 +258,13 @@ func (d *Data) Member(t godwarf.Type, path string) (offset int64, member *godwar
 }
 
 // findField looks name up in st and, depth first, in its anonymous members.
-func findField(st *godwarf.StructType, name string) (int64, *godwarf.StructField) {
+// seen stops cycles: corrupt DWARF can make a struct its own anonymous
+// member.
+func findField(st *godwarf.StructType, name string, seen map[*godwarf.StructType]bool) (int64, *godwarf.StructField) {
+	if seen[st] {
+		return 0, nil
+	}
+	seen[st] = true
 	for _, f := range st.Field {
 		if f.Name == name && name != "" {
 			return f.ByteOffset, f
@@ -215,7 +275,7 @@ func findField(st *godwarf.StructType, name string) (int64, *godwarf.StructField
 			continue
 		}
 		if inner, ok := godwarf.ResolveTypedef(f.Type).(*godwarf.StructType); ok {
-			if off, g := findField(inner, name); g != nil {
+			if off, g := findField(inner, name, seen); g != nil {
 				return f.ByteOffset + off, g
 			}
 		}
@@ -225,12 +285,16 @@ func findField(st *godwarf.StructType, name string) (int64, *godwarf.StructField
 
 // fieldNames lists the member names reachable from st, anonymous members
 // included.
-func fieldNames(st *godwarf.StructType, out []string) []string {
+func fieldNames(st *godwarf.StructType, out []string, seen map[*godwarf.StructType]bool) []string {
+	if seen[st] {
+		return out
+	}
+	seen[st] = true
 	for _, f := range st.Field {
 		if f.Name != "" {
 			out = append(out, f.Name)
 		} else if inner, ok := godwarf.ResolveTypedef(f.Type).(*godwarf.StructType); ok {
-			out = fieldNames(inner, out)
+			out = fieldNames(inner, out, seen)
 		}
 	}
 	return out

@@ -51,6 +51,8 @@ static enum color current_color = GREEN;
 union word the_word = { .w_u64 = 0x1122334455667788UL };
 node_t *node_list[4] = { &root_node };
 volatile int sink;
+struct opaque;				/* declared, never defined */
+struct opaque *opaque_ptr;
 
 static inline __attribute__((always_inline)) int
 node_weight(const struct node *n)
@@ -91,7 +93,7 @@ void
 _start(void)
 {
 	sink = walk(node_list[0], sink) + (int)word_sum(&the_word) +
-	    the_flags.f_count;
+	    the_flags.f_count + (opaque_ptr != 0);
 	for (;;)
 		;
 }
