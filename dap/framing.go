@@ -81,11 +81,14 @@ func (f *frameReader) next() ([]byte, error) {
 		}
 		value = strings.TrimSpace(value)
 		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil || n < 0 {
+		if err != nil || value == "" || strings.Trim(value, "0123456789") != "" {
 			return nil, framingErr(lineOff, "Content-Length %q is not a non-negative decimal integer", truncate([]byte(value)))
 		}
 		if n > f.max {
 			return nil, framingErr(lineOff, "Content-Length %d is above the limit of %d bytes", n, f.max)
+		}
+		if length >= 0 && n != length {
+			return nil, framingErr(lineOff, "second Content-Length %d contradicts the first, %d", n, length)
 		}
 		length = n
 	}

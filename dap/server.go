@@ -28,12 +28,18 @@ type Factory func(logger *zap.Logger) Handler
 // Error ids carried in ErrorMessage.Id of the error responses the transport
 // sends on the handler's behalf.
 const (
-	ErrIDInvalidMessage     = 1001 // not JSON, or not a DAP request
-	ErrIDUnsupportedRequest = 1002 // unknown command
-	ErrIDMalformedArguments = 1003 // arguments do not decode
-	ErrIDInternal           = 1004 // the handler panicked
-	ErrIDNoResponse         = 1005 // the handler returned without answering
-	ErrIDCancelled          = 1006 // cancelled before it started
+	// ErrIDInvalidMessage marks content that is not JSON or not a DAP request.
+	ErrIDInvalidMessage = 1001
+	// ErrIDUnsupportedRequest marks a request with an unknown command.
+	ErrIDUnsupportedRequest = 1002
+	// ErrIDMalformedArguments marks a request whose arguments do not decode.
+	ErrIDMalformedArguments = 1003
+	// ErrIDInternal marks a request whose handler panicked.
+	ErrIDInternal = 1004
+	// ErrIDNoResponse marks a request whose handler returned without answering.
+	ErrIDNoResponse = 1005
+	// ErrIDCancelled marks a request cancelled by the client.
+	ErrIDCancelled = 1006
 )
 
 const (

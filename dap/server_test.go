@@ -184,6 +184,8 @@ func TestFramingErrorsCloseConnection(t *testing.T) {
 		{"not a header", "hello\r\n\r\n", `header line "hello\r\n" is not "Name: value" (stream offset 0x0)`},
 		{"LF only", "Content-Length: 2\n\n{}", `header line "Content-Length: 2\n" does not end with CRLF (stream offset 0x0)`},
 		{"long header line", strings.Repeat("A", 5000), "header line longer than 4096 bytes (stream offset 0x0)"},
+		{"signed length", "Content-Length: +2\r\n\r\n{}", `Content-Length "+2" is not a non-negative decimal integer (stream offset 0x0)`},
+		{"contradicting lengths", "Content-Length: 2\r\ncontent-length: 3\r\n\r\n{}", "second Content-Length 3 contradicts the first, 2 (stream offset 0x13)"},
 		{"second message broken", "Content-Length: 2\r\n\r\n{}X-Bad\r\n\r\n", `header line "X-Bad\r\n" is not "Name: value" (stream offset 0x17)`},
 	}
 	for _, tt := range tests {
