@@ -54,6 +54,7 @@ type Data struct {
 	lines      map[*Unit]*lineTable
 	funcs      map[*Unit][]pcRange
 	trees      map[dwarf.Offset]*godwarf.Tree
+	funcCache  map[dwarf.Offset]*Func
 	sections   map[string][]byte
 
 	frameOnce sync.Once
@@ -100,12 +101,13 @@ func Open(f *elf.File) (d *Data, err error) {
 	}
 	return &Data{
 		f: f, dw: dw, order: f.ByteOrder, ptrSize: ptr,
-		types:    map[dwarf.Offset]godwarf.Type{},
-		fixed:    map[dwarf.Offset]bool{},
-		lines:    map[*Unit]*lineTable{},
-		funcs:    map[*Unit][]pcRange{},
-		trees:    map[dwarf.Offset]*godwarf.Tree{},
-		sections: map[string][]byte{},
+		types:     map[dwarf.Offset]godwarf.Type{},
+		fixed:     map[dwarf.Offset]bool{},
+		lines:     map[*Unit]*lineTable{},
+		funcs:     map[*Unit][]pcRange{},
+		trees:     map[dwarf.Offset]*godwarf.Tree{},
+		funcCache: map[dwarf.Offset]*Func{},
+		sections:  map[string][]byte{},
 	}, nil
 }
 
@@ -233,6 +235,19 @@ func findRange(rs []pcRange, pc uint64) (pcRange, bool) {
 		}
 	}
 	return pcRange{}, false
+}
+
+// BuildIndex builds the name index now rather than on the first name
+// lookup (so a session can do it in the background); for a vmlinux it is
+// one pass over millions of DIEs.
+func (d *Data) BuildIndex() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.loadUnits(); err != nil {
+		return err
+	}
+	_, err := d.index()
+	return err
 }
 
 // UnitAt returns the compile unit whose ranges hold pc.

@@ -176,6 +176,9 @@ func TestTypes(t *testing.T) {
 			t.Errorf("Type(%q) = %q", tt.name, ty.String())
 		}
 	}
+	if err := d.BuildIndex(); err != nil {
+		t.Fatal(err)
+	}
 	if v, _, err := d.Enumerator("BLUE"); err != nil || v != 4 {
 		t.Errorf("Enumerator(BLUE) = %d, %v; want 4", v, err)
 	}

@@ -82,7 +82,8 @@ func (d *Data) funcTable(u *Unit) (fs []pcRange, err error) {
 	return fs, nil
 }
 
-// FuncAt returns the function whose code holds pc.
+// FuncAt returns the function whose code holds pc. The result is shared:
+// callers must not modify it.
 func (d *Data) FuncAt(pc uint64) (*Func, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -120,8 +121,17 @@ func (d *Data) Function(name string) (*Func, error) {
 	return d.funcFromDIE(off, d.unitOf(off))
 }
 
-// funcFromDIE builds a Func from its subprogram DIE. The caller holds d.mu.
+// funcFromDIE builds a Func from its subprogram DIE, once per DIE. The
+// caller holds d.mu.
 func (d *Data) funcFromDIE(off dwarf.Offset, u *Unit) (f *Func, err error) {
+	if f, ok := d.funcCache[off]; ok {
+		return f, nil
+	}
+	defer func() {
+		if err == nil {
+			d.funcCache[off] = f
+		}
+	}()
 	defer recoverTo(&err, fmt.Sprintf("reading the function at %#x", off))
 	e, err := d.entryAt(off)
 	if err != nil {
