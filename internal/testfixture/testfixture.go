@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -102,4 +103,31 @@ func cacheDir() string {
 		return filepath.Join(d, "kdap-fixtures")
 	}
 	return filepath.Join(os.TempDir(), "kdap-fixtures")
+}
+
+// PatchELFCore copies the ELF core at path into a temporary file with b
+// written over physical address pa (found through the PT_LOAD headers),
+// for corrupt-input tests.
+func PatchELFCore(t testing.TB, path string, pa uint64, b []byte) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && pa >= p.Paddr && pa+uint64(len(b)) <= p.Paddr+p.Filesz {
+			copy(data[p.Off+pa-p.Paddr:], b)
+			out := filepath.Join(t.TempDir(), filepath.Base(path)+".patched")
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+	}
+	t.Fatalf("physical %#x is not in any PT_LOAD of %s", pa, path)
+	return ""
 }

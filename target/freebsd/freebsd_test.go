@@ -2,7 +2,6 @@ package freebsd_test
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -303,26 +302,7 @@ func patchFull(t *testing.T, f fixture, va, val uint64) string {
 		t.Fatal(err)
 	}
 	core, _ := f.paths(t)
-	data, err := os.ReadFile(core)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ef, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD && pa >= p.Paddr && pa+8 <= p.Paddr+p.Filesz {
-			binary.LittleEndian.PutUint64(data[p.Off+pa-p.Paddr:], val)
-			out := filepath.Join(t.TempDir(), "vmcore.patched")
-			if err := os.WriteFile(out, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return out
-		}
-	}
-	t.Fatalf("physical %#x not in any PT_LOAD", pa)
-	return ""
+	return testfixture.PatchELFCore(t, core, pa, binary.LittleEndian.AppendUint64(nil, val))
 }
 
 func TestCorruptLists(t *testing.T) {
