@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/kdap/kdap/internal/testfixture"
 )
 
@@ -118,15 +119,21 @@ func TestBitFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nb, err := d.Type("struct named_bits")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
+		typ  godwarf.Type
 		name string
 		bit  int64 // from the start of the struct, LSB first
 		size int64
 	}{
-		{"f_ready", 0, 1}, {"f_mode", 1, 3}, {"f_count", 4, 12}, {"f_neg", 16, 4},
+		{ty, "f_ready", 0, 1}, {ty, "f_mode", 1, 3}, {ty, "f_count", 4, 12}, {ty, "f_neg", 16, 4},
+		{nb, "nb_on", 64, 1}, {nb, "nb_level", 65, 7},
 	}
 	for _, tt := range tests {
-		off, m, err := d.Member(ty, tt.name)
+		off, m, err := d.Member(tt.typ, tt.name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,6 +143,10 @@ func TestBitFields(t *testing.T) {
 		if m.BitOffset+m.BitSize > m.ByteSize*8 {
 			t.Errorf("%s: %d bits at bit %d do not fit in ByteSize %d", tt.name, m.BitSize, m.BitOffset, m.ByteSize)
 		}
+	}
+	// An array before DWARF 5 bit fields keeps its length.
+	if _, m, err := d.Member(nb, "nb_name"); err != nil || m.Type.Size() != 8 || m.Type.(*godwarf.ArrayType).Count != 8 {
+		t.Errorf("nb_name: %v %+v, want char[8]", err, m)
 	}
 }
 

@@ -201,12 +201,64 @@ func (d *Data) fixStruct(t *godwarf.StructType) {
 			if i >= len(t.Field) {
 				return
 			}
+			// godwarf took a DWARF 4+ bit field (no member location) for a
+			// field at offset 0 and so for the end of a zero-length array
+			// before it: give such an array its length back.
+			if _, ok := k.Val(dwarf.AttrDataBitOffset).(int64); ok && i > 0 && t.Field[i-1].ByteOffset == 0 {
+				if at, ok := t.Field[i-1].Type.(*godwarf.ArrayType); ok && at.Count == 0 {
+					d.restoreArray(at)
+				}
+			}
 			fixField(t.Field[i], k)
 			i++
 		}
 		if k.Children {
 			depth++
 		}
+	}
+}
+
+// restoreArray rereads the dimensions of at from its DIE.
+func (d *Data) restoreArray(at *godwarf.ArrayType) {
+	r := d.dw.Reader()
+	r.Seek(at.Offset)
+	e, err := r.Next()
+	if err != nil || e == nil || e.Tag != dwarf.TagArrayType || !e.Children {
+		return
+	}
+	var dims []int64
+	for {
+		k, err := r.Next()
+		if err != nil || k == nil || k.Tag == 0 {
+			break
+		}
+		if k.Tag == dwarf.TagSubrangeType {
+			if n, ok := k.Val(dwarf.AttrCount).(int64); ok {
+				dims = append(dims, n)
+			} else if ub, ok := k.Val(dwarf.AttrUpperBound).(int64); ok {
+				dims = append(dims, ub+1)
+			} else {
+				return
+			}
+		}
+		if k.Children {
+			r.SkipChildren()
+		}
+	}
+	cur := at
+	for i, n := range dims {
+		if n < 0 {
+			return
+		}
+		cur.Count = n
+		next, ok := cur.Type.(*godwarf.ArrayType)
+		if !ok || i == len(dims)-1 {
+			break
+		}
+		cur = next
+	}
+	if at.ByteSize <= 0 {
+		at.ByteSize = -1 // recomputed by normalize
 	}
 }
 

@@ -38,6 +38,15 @@ struct flags {
 
 struct flags the_flags = { 1, 5, 1000, -3, 'x' };
 
+/* An array at offset 0 followed by bit fields. */
+struct named_bits {
+	char nb_name[8];		/* bytes 0-7 */
+	unsigned int nb_on:1;		/* bit 64 */
+	unsigned int nb_level:7;	/* bits 65-71 */
+};
+
+struct named_bits the_named_bits = { "nb", 1, 9 };
+
 enum color { RED = 1, GREEN = 2, BLUE = 4 };
 
 union word {
@@ -93,7 +102,7 @@ void
 _start(void)
 {
 	sink = walk(node_list[0], sink) + (int)word_sum(&the_word) +
-	    the_flags.f_count + (opaque_ptr != 0);
+	    the_flags.f_count + (opaque_ptr != 0) + the_named_bits.nb_level;
 	for (;;)
 		;
 }
