@@ -420,6 +420,21 @@ func TestInlineAndVars(t *testing.T) {
 	if file, line, _, err := d.LineAt(pc); err != nil || line != inner || !strings.HasSuffix(file, "tiny.c") {
 		t.Errorf("LineAt(%#x) = %s:%d %v, want tiny.c:%d", pc, file, line, err, inner)
 	}
+	// Two levels: triple inlined into node_weight inlined into walk,
+	// innermost first.
+	innermost := sourceLine(t, src, "sink = x;")
+	tripleCall := sourceLine(t, src, "int w = triple(n->n_id);")
+	pcs2, err := d.PCsForLine("tiny.c", innermost)
+	if err != nil || len(pcs2) == 0 {
+		t.Fatalf("PCsForLine(tiny.c:%d) = %v, %v", innermost, pcs2, err)
+	}
+	chain2, err := d.InlineChain(pcs2[0])
+	if err != nil || len(chain2) != 2 || chain2[0].Name != "triple" || chain2[0].CallLine != tripleCall ||
+		chain2[1].Name != "node_weight" || chain2[1].CallLine != call {
+		t.Errorf("InlineChain(%#x) = %+v, %v; want triple (line %d) then node_weight (line %d)", pcs2[0], chain2, err, tripleCall, call)
+	} else if vars, err := d.Vars(chain2[0].Offset, pcs2[0]); err != nil || len(vars) != 1 || vars[0].Name != "x" || !vars[0].Param {
+		t.Errorf("Vars(triple) = %+v, %v; want the parameter x", vars, err)
+	}
 	fn, err := d.FuncAt(pc)
 	if err != nil || fn.Name != "walk" {
 		t.Fatalf("FuncAt(%#x) = %v, %v; want walk", pc, fn, err)

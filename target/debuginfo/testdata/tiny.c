@@ -64,9 +64,16 @@ struct opaque;				/* declared, never defined */
 struct opaque *opaque_ptr;
 
 static inline __attribute__((always_inline)) int
+triple(int x)
+{
+	sink = x;
+	return (x * 3);
+}
+
+static inline __attribute__((always_inline)) int
 node_weight(const struct node *n)
 {
-	int w = n->n_id * 3;
+	int w = triple(n->n_id);
 
 	sink = w;
 	return (w + n->n_a);
