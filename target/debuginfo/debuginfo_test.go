@@ -2,6 +2,7 @@ package debuginfo
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -658,4 +659,98 @@ func BenchmarkLineAt(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestLocationsAgainstGDB compares LocationAt with gdb's "info scope"
+// ranges for variables held in registers or known as small constants.
+func TestLocationsAgainstGDB(t *testing.T) {
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		t.Skip("gdb not on PATH")
+	}
+	cases := []struct {
+		file  string
+		funcs []string
+	}{{tinyELF, []string{"walk", "word_sum"}}}
+	for _, v := range []string{"fp", "nofp"} {
+		if p, err := testfixture.Find("fbsdkern/fixtures/" + v + "/kernel.debug"); err == nil {
+			cases = append(cases, struct {
+				file  string
+				funcs []string
+			}{p, []string{"kdap_check_thread", "sysctl_kdap_handler", "kdap_read_cookie"}})
+		}
+	}
+	for _, c := range cases {
+		checkLocations(t, gdb, c.file, c.funcs)
+	}
+}
+
+func checkLocations(t *testing.T, gdb, file string, funcs []string) {
+	_, d := open(t, file)
+	dwarfReg := map[string]byte{"rax": 0, "rdx": 1, "rcx": 2, "rbx": 3, "rsi": 4, "rdi": 5, "rbp": 6, "rsp": 7,
+		"r8": 8, "r9": 9, "r10": 10, "r11": 11, "r12": 12, "r13": 13, "r14": 14, "r15": 15}
+	symRe := regexp.MustCompile(`^Symbol (\w+) is`)
+	rngRe := regexp.MustCompile(`^\s+Range (0x[0-9a-f]+)-(0x[0-9a-f]+): (a variable in \$(\w+)|the constant (\d+))$`)
+	checked := 0
+	for _, fname := range funcs {
+		out, err := exec.Command(gdb, "-nx", "-batch", "-ex", "info scope "+fname, file).CombinedOutput()
+		if err != nil {
+			t.Fatalf("gdb: %v\n%s", err, out)
+		}
+		fn, err := d.Function(fname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars, err := d.Vars(fn.Offset, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]Var{}
+		for _, v := range vars {
+			byName[v.Name] = v
+		}
+		var cur string
+		for _, l := range strings.Split(string(out), "\n") {
+			if m := symRe.FindStringSubmatch(l); m != nil {
+				cur = m[1]
+				continue
+			}
+			m := rngRe.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			v, ok := byName[cur]
+			if !ok {
+				t.Errorf("%s: gdb lists %s, Vars does not", fname, cur)
+				continue
+			}
+			lo, _ := strconv.ParseUint(m[1], 0, 64)
+			hi, _ := strconv.ParseUint(m[2], 0, 64)
+			var want []byte
+			if m[4] != "" {
+				r, ok := dwarfReg[m[4]]
+				if !ok {
+					continue
+				}
+				want = []byte{0x50 + r} // DW_OP_reg<r>
+			} else {
+				k, _ := strconv.Atoi(m[5])
+				if k > 31 {
+					continue
+				}
+				want = []byte{0x30 + byte(k), 0x9f} // DW_OP_lit<k> DW_OP_stack_value
+			}
+			for _, pc := range []uint64{lo, hi - 1} {
+				got, err := d.LocationAt(v, pc)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s: LocationAt(%s, %#x) = % x, %v; gdb says %q", fname, cur, pc, got, err, m[3])
+				}
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("%s: no location compared with gdb", file)
+	}
+	t.Logf("%s %v: %d locations agree with gdb", filepath.Base(file), funcs, checked)
 }
