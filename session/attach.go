@@ -1,0 +1,229 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	godap "github.com/google/go-dap"
+	"github.com/kdap/kdap/session/stack"
+	"github.com/kdap/kdap/target"
+	"go.uber.org/zap"
+)
+
+// attachArgs are the arguments of attach and launch.
+type attachArgs struct {
+	Core              string          `json:"core"`
+	Kernel            string          `json:"kernel"`
+	SourceMap         json.RawMessage `json:"sourceMap"`
+	SubstitutePath    []substitution  `json:"substitutePath"`
+	ShowMessageBuffer *bool           `json:"showMessageBuffer"`
+	LogFile           string          `json:"logFile"`
+	LogLevel          string          `json:"logLevel"`
+	ModulePaths       []string        `json:"modulePaths"`
+	DisassemblyFlavor string          `json:"disassemblyFlavor"`
+}
+
+// substitution is one Delve-style substitutePath rule.
+type substitution struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// kernelNames are the files looked for beside a dump when no kernel is given.
+var kernelNames = []string{"kernel.debug", "kernel", "vmlinux"}
+
+// attach opens the dump the arguments name.
+func (s *Session) attach(raw json.RawMessage) error {
+	if s.t != nil {
+		return errors.New("a crash dump is already open in this session")
+	}
+	var a attachArgs
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return fmt.Errorf("attach arguments: %w", err)
+		}
+	}
+	if a.Core == "" {
+		return errors.New(`attach arguments: "core" (the crash dump's path) is required`)
+	}
+	pm, err := parsePathMap(a.SourceMap, a.SubstitutePath)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(a.Core); err != nil {
+		return fmt.Errorf("core not found: %w", err)
+	}
+	if a.Kernel == "" {
+		a.Kernel = findKernel(a.Core)
+		if a.Kernel == "" {
+			return fmt.Errorf("no kernel given and none found beside the dump (looked for %s in %s)", strings.Join(kernelNames, ", "), filepath.Dir(a.Core))
+		}
+	}
+	if a.LogFile != "" || a.LogLevel != "" {
+		if l, err := newFileLogger(a.LogFile, a.LogLevel); err == nil {
+			s.log = l
+		} else {
+			s.log.Warn("logFile/logLevel ignored", zap.Error(err))
+		}
+	}
+	t, err := target.Open(a.Core, a.Kernel, target.Options{Logger: s.log})
+	if err != nil {
+		return err
+	}
+	if _, err := t.Threads(); err != nil {
+		t.Close()
+		return fmt.Errorf("not a crash dump: %w", err)
+	}
+	u, err := stack.New(t)
+	if err != nil {
+		t.Close()
+		return fmt.Errorf("preparing backtraces: %w", err)
+	}
+	s.mu.Lock()
+	s.t, s.unw, s.args, s.paths = t, u, a, pm
+	s.mu.Unlock()
+	s.log.Info("dump opened", zap.String("core", a.Core), zap.String("kernel", a.Kernel))
+	return nil
+}
+
+// findKernel returns a kernel file beside the dump, or "".
+func findKernel(core string) string {
+	dir := filepath.Dir(core)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		for _, n := range kernelNames {
+			p := filepath.Join(d, n)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// newFileLogger builds the logger a session's logFile/logLevel ask for.
+func newFileLogger(path, level string) (*zap.Logger, error) {
+	cfg := zap.NewProductionConfig()
+	if level != "" {
+		lvl, err := zap.ParseAtomicLevel(level)
+		if err != nil {
+			return nil, fmt.Errorf("logLevel %q: %w", level, err)
+		}
+		cfg.Level = lvl
+	}
+	if path == "" {
+		cfg.OutputPaths = []string{"stderr"}
+	} else {
+		cfg.OutputPaths = []string{path}
+	}
+	cfg.ErrorOutputPaths = []string{"stderr"}
+	return cfg.Build()
+}
+
+// configurationDone prints the unread message buffer and reports the panic.
+func (s *Session) configurationDone(r *godap.Request) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	s.send(&godap.ConfigurationDoneResponse{Response: ok(r)})
+	if s.args.ShowMessageBuffer == nil || *s.args.ShowMessageBuffer {
+		if mb, err := t.OS.MessageBuffer(); err != nil {
+			s.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "console", Output: fmt.Sprintf("kdap: message buffer: %v\n", err)}})
+		} else if mb.Unread != "" {
+			s.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "console", Output: mb.Unread}})
+		}
+	}
+	panicStr, _ := t.OS.PanicString()
+	body := godap.StoppedEventBody{Reason: "exception", AllThreadsStopped: true, Text: "panic", Description: panicStr}
+	if panicStr == "" {
+		body.Reason, body.Text, body.Description = "pause", "", "the dump records no panic"
+	}
+	if th, err := t.CrashedThread(); err == nil && th != nil {
+		body.ThreadId = int(th.TID)
+	} else if ths, err := t.Threads(); err == nil && len(ths) > 0 {
+		body.ThreadId = int(ths[0].TID)
+	}
+	return &godap.StoppedEvent{Event: event("stopped"), Body: body}, nil
+}
+
+// pathMap rewrites source paths from the kernel's build to local files.
+type pathMap []substitution
+
+// parsePathMap merges lldb-dap's sourceMap (an object, or a list of
+// [from, to] pairs) and Delve's substitutePath, longest prefix first.
+func parsePathMap(sourceMap json.RawMessage, subst []substitution) (pathMap, error) {
+	var pm pathMap
+	if len(sourceMap) > 0 && string(sourceMap) != "null" {
+		var obj map[string]string
+		var pairs [][]string
+		switch {
+		case json.Unmarshal(sourceMap, &obj) == nil:
+			for k, v := range obj {
+				pm = append(pm, substitution{From: k, To: v})
+			}
+		case json.Unmarshal(sourceMap, &pairs) == nil:
+			for i, p := range pairs {
+				if len(p) != 2 {
+					return nil, fmt.Errorf("sourceMap entry %d: expected [from, to], got %d strings", i, len(p))
+				}
+				pm = append(pm, substitution{From: p[0], To: p[1]})
+			}
+		default:
+			return nil, fmt.Errorf(`sourceMap: expected an object {"/usr/src": "/local/src"} or [[from, to], ...], got %.60s`, sourceMap)
+		}
+	}
+	for i, sub := range subst {
+		if sub.From == "" {
+			return nil, fmt.Errorf("substitutePath entry %d: \"from\" is empty", i)
+		}
+		pm = append(pm, sub)
+	}
+	for i, sub := range pm {
+		if sub.From == "" {
+			return nil, fmt.Errorf("sourceMap: empty prefix (entry %d)", i)
+		}
+	}
+	sort.SliceStable(pm, func(i, j int) bool { return len(pm[i].From) > len(pm[j].From) })
+	return pm, nil
+}
+
+// Map rewrites p by the longest matching prefix; a prefix matches whole path
+// components only.
+func (pm pathMap) Map(p string) string {
+	for _, sub := range pm {
+		from := strings.TrimSuffix(sub.From, "/")
+		if from == "" { // "/" maps every absolute path
+			if strings.HasPrefix(p, "/") {
+				return strings.TrimSuffix(sub.To, "/") + p
+			}
+			continue
+		}
+		if p == from {
+			return sub.To
+		}
+		if strings.HasPrefix(p, from+"/") {
+			return strings.TrimSuffix(sub.To, "/") + p[len(from):]
+		}
+	}
+	return p
+}
+
+// Unmap turns a local path back into the kernel's, the inverse of Map.
+func (pm pathMap) Unmap(p string) string {
+	best, bestLen := p, -1
+	for _, sub := range pm {
+		to := strings.TrimSuffix(sub.To, "/")
+		if to == "" {
+			continue
+		}
+		if (p == to || strings.HasPrefix(p, to+"/")) && len(to) > bestLen {
+			best, bestLen = strings.TrimSuffix(sub.From, "/")+p[len(to):], len(to)
+		}
+	}
+	return best
+}

@@ -1,0 +1,307 @@
+package session
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	godap "github.com/google/go-dap"
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/symbols"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Limits on what one request may ask for.
+const (
+	maxReadMemory   = 1 << 20
+	maxInstructions = 4096
+	maxSourceSize   = 16 << 20
+	maxBackDecode   = 1 << 20 // bytes decoded from a function start backwards
+	maxLoadedSource = 10000
+	readChunk       = 4096
+)
+
+// parseMemRef parses a memory reference ("0xffffffff80200000").
+func parseMemRef(ref string) (uint64, error) {
+	v, err := strconv.ParseUint(strings.TrimSpace(ref), 0, 64)
+	if err != nil {
+		return 0, withID(ErrIDMemory, fmt.Errorf("memoryReference %q: expected an address such as 0xffffffff80200000", ref))
+	}
+	return v, nil
+}
+
+// readPartial reads up to len(b) bytes at va, page by page, stopping at the
+// first unreadable page; it returns how many bytes were read.
+func readPartial(t *target.Target, b []byte, va uint64) int {
+	n := 0
+	for n < len(b) {
+		a := va + uint64(n)
+		chunk := min(len(b)-n, readChunk-int(a%readChunk))
+		if err := t.ReadVirt(b[n:n+chunk], a); err != nil {
+			// The page may be partly readable at a finer grain
+			// (a mapping that ends inside it): try bytewise.
+			for k := 0; k < chunk; k++ {
+				if t.ReadVirt(b[n+k:n+k+1], a+uint64(k)) != nil {
+					return n + k
+				}
+			}
+		}
+		n += chunk
+	}
+	return n
+}
+
+// readMemory returns memory bytes; unreadable ones are counted, not fatal.
+func (s *Session) readMemory(r *godap.Request, a godap.ReadMemoryArguments) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	base, err := parseMemRef(a.MemoryReference)
+	if err != nil {
+		return nil, err
+	}
+	if a.Count < 0 || a.Count > maxReadMemory {
+		return nil, withID(ErrIDMemory, fmt.Errorf("readMemory: count %d out of range (0..%d)", a.Count, maxReadMemory))
+	}
+	addr := base + uint64(int64(a.Offset))
+	buf := make([]byte, a.Count)
+	n := readPartial(t, buf, addr)
+	body := godap.ReadMemoryResponseBody{Address: fmt.Sprintf("%#x", addr), Data: base64.StdEncoding.EncodeToString(buf[:n]), UnreadableBytes: a.Count - n}
+	return &godap.ReadMemoryResponse{Response: ok(r), Body: body}, nil
+}
+
+// decoded is one decoded instruction.
+type decoded struct {
+	addr uint64
+	raw  []byte
+	inst x86asm.Inst
+	ok   bool
+}
+
+// decodeAt decodes one instruction at addr.
+func decodeAt(t *target.Target, addr uint64) decoded {
+	var buf [15]byte
+	n := readPartial(t, buf[:], addr)
+	if n == 0 {
+		return decoded{addr: addr}
+	}
+	inst, err := x86asm.Decode(buf[:n], 64)
+	if err != nil || inst.Len == 0 {
+		return decoded{addr: addr, raw: buf[:1:1]}
+	}
+	raw := make([]byte, inst.Len)
+	copy(raw, buf[:inst.Len])
+	return decoded{addr: addr, raw: raw, inst: inst, ok: true}
+}
+
+// instructionsBefore returns the addresses of up to n instructions that end
+// at or before addr, decoding from the start of the function that holds it.
+func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
+	sym, off, ok := t.Kernel.Syms.Addr(addr)
+	if !ok || off == 0 || off > maxBackDecode {
+		return nil
+	}
+	var addrs []uint64
+	for pc := sym.Addr; pc < addr; {
+		d := decodeAt(t, pc)
+		addrs = append(addrs, pc)
+		if d.ok {
+			pc += uint64(d.inst.Len)
+		} else {
+			pc++
+		}
+	}
+	if len(addrs) > n {
+		addrs = addrs[len(addrs)-n:]
+	}
+	return addrs
+}
+
+// disassemble decodes x86-64 instructions around a memory reference.
+func (s *Session) disassemble(r *godap.Request, a godap.DisassembleArguments) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	base, err := parseMemRef(a.MemoryReference)
+	if err != nil {
+		return nil, err
+	}
+	if a.InstructionCount <= 0 || a.InstructionCount > maxInstructions {
+		return nil, withID(ErrIDMemory, fmt.Errorf("disassemble: instructionCount %d out of range (1..%d)", a.InstructionCount, maxInstructions))
+	}
+	if a.InstructionOffset < -maxInstructions || a.InstructionOffset > maxInstructions {
+		return nil, withID(ErrIDMemory, fmt.Errorf("disassemble: instructionOffset %d out of range (±%d)", a.InstructionOffset, maxInstructions))
+	}
+	pc := base + uint64(int64(a.Offset))
+	var out []godap.DisassembledInstruction
+	skip := a.InstructionOffset
+	if skip < 0 {
+		back := instructionsBefore(t, pc, -skip)
+		// Pad what cannot be decoded backwards so that the caller gets
+		// the instruction at pc at index -instructionOffset.
+		for i := len(back); i < -skip; i++ {
+			out = append(out, godap.DisassembledInstruction{Address: fmt.Sprintf("%#x", pc-uint64(-skip-i)), Instruction: "??"})
+		}
+		for _, a := range back {
+			out = append(out, s.instruction(t, decodeAt(t, a)))
+		}
+		skip = 0
+	}
+	for ; skip > 0; skip-- {
+		d := decodeAt(t, pc)
+		pc += uint64(max(len(d.raw), 1))
+	}
+	for len(out) < a.InstructionCount {
+		d := decodeAt(t, pc)
+		out = append(out, s.instruction(t, d))
+		pc += uint64(max(len(d.raw), 1))
+	}
+	out = out[:a.InstructionCount]
+	return &godap.DisassembleResponse{Response: ok(r), Body: godap.DisassembleResponseBody{Instructions: out}}, nil
+}
+
+// instruction formats one decoded instruction.
+func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledInstruction {
+	di := godap.DisassembledInstruction{Address: fmt.Sprintf("%#x", d.addr), InstructionBytes: hex.EncodeToString(d.raw)}
+	if !d.ok {
+		di.Instruction = "(bad)"
+		if len(d.raw) == 0 {
+			di.Instruction = "?? (memory not in the dump)"
+		}
+		return di
+	}
+	symname := func(addr uint64) (string, uint64) {
+		sym, _, ok := t.Kernel.Syms.Addr(addr)
+		if !ok {
+			return "", 0
+		}
+		return sym.Name, sym.Addr
+	}
+	var text string
+	if strings.EqualFold(s.args.DisassemblyFlavor, "intel") {
+		text = x86asm.IntelSyntax(d.inst, d.addr, symname)
+	} else {
+		text = x86asm.GNUSyntax(d.inst, d.addr, symname)
+	}
+	di.Instruction = text
+	if sym, off, ok := t.Kernel.Syms.Addr(d.addr); ok && off == 0 {
+		di.Symbol = sym.Name
+	}
+	if dw, err := t.Kernel.DWARF(); err == nil {
+		if file, line, _, err := dw.LineAt(d.addr); err == nil && file != "" {
+			di.Location = s.sourceFor(file)
+			di.Line = line
+		}
+	}
+	return di
+}
+
+// modules lists the kernel.
+func (s *Session) modules(r *godap.Request) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	status := "Symbols loaded"
+	if _, err := t.Kernel.DWARF(); err != nil {
+		status = "Symbols not found"
+		if t.Kernel.Syms.Len() > 0 {
+			status = "Symbols loaded (no debug information)"
+		}
+	}
+	m := godap.Module{Id: ModuleID, Name: filepath.Base(t.Kernel.Path), Path: t.Kernel.Path, SymbolStatus: status, SymbolFilePath: t.Kernel.Path}
+	if v, err := t.OS.Version(); err == nil {
+		m.Version = strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])
+	}
+	if lo, hi := textRange(t.Kernel.Syms); lo < hi {
+		m.AddressRange = fmt.Sprintf("%#x-%#x", lo, hi)
+	}
+	return &godap.ModulesResponse{Response: ok(r), Body: godap.ModulesResponseBody{Modules: []godap.Module{m}, TotalModules: 1}}, nil
+}
+
+// textRange returns the address range of the kernel's functions.
+func textRange(tab *symbols.Table) (lo, hi uint64) {
+	for sym := range tab.All() {
+		if sym.Kind != symbols.Func {
+			continue
+		}
+		if lo == 0 || sym.Addr < lo {
+			lo = sym.Addr
+		}
+		hi = max(hi, sym.Addr+sym.Size)
+	}
+	return lo, hi
+}
+
+// loadedSources lists the source files of the kernel's line tables.
+func (s *Session) loadedSources(r *godap.Request) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	d, err := t.Kernel.DWARF()
+	if err != nil {
+		return &godap.LoadedSourcesResponse{Response: ok(r), Body: godap.LoadedSourcesResponseBody{Sources: []godap.Source{}}}, nil
+	}
+	seen := map[string]bool{}
+	rd := d.DWARF().Reader()
+	for len(seen) < maxLoadedSource {
+		e, err := rd.Next()
+		if err != nil || e == nil {
+			break
+		}
+		lr, err := d.DWARF().LineReader(e)
+		rd.SkipChildren()
+		if err != nil || lr == nil {
+			continue
+		}
+		for _, f := range lr.Files() {
+			if f != nil && f.Name != "" && len(seen) < maxLoadedSource {
+				seen[f.Name] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]godap.Source, len(names))
+	for i, n := range names {
+		out[i] = *s.sourceFor(n)
+	}
+	return &godap.LoadedSourcesResponse{Response: ok(r), Body: godap.LoadedSourcesResponseBody{Sources: out}}, nil
+}
+
+// source returns the text of a local source file.
+func (s *Session) source(r *godap.Request, a godap.SourceArguments) (godap.Message, error) {
+	p := ""
+	if a.Source != nil {
+		p = a.Source.Path
+	}
+	if p == "" {
+		return nil, withID(ErrIDSource, fmt.Errorf("source: no path given (sourceReference %d is not one kdap handed out)", a.SourceReference))
+	}
+	local := s.paths.Map(p)
+	orig := s.paths.Unmap(local)
+	st, err := os.Stat(local)
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, withID(ErrIDSource, fmt.Errorf("source not available: %s (set sourceMap or substitutePath)", orig))
+	}
+	if st.Size() > maxSourceSize {
+		return nil, withID(ErrIDSource, fmt.Errorf("source %s: %d bytes, more than the %d shown", local, st.Size(), maxSourceSize))
+	}
+	b, err := os.ReadFile(local)
+	if err != nil {
+		return nil, withID(ErrIDSource, fmt.Errorf("source not available: %s: %w", orig, err))
+	}
+	return &godap.SourceResponse{Response: ok(r), Body: godap.SourceResponseBody{Content: string(b), MimeType: "text/x-c"}}, nil
+}
+
