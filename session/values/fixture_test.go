@@ -55,15 +55,3 @@ func frameEnv(t testing.TB, tg *target.Target, frames []unwind.Frame, fn string)
 	return nil, 0
 }
 
-func TestProbe(t *testing.T) {
-	tg := openFixture(t, "fp", "assert", "vmcore.mini")
-	_, frames := crashedFrames(t, tg)
-	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
-	args, locals, err := FrameVars(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range append(args, locals...) {
-		t.Logf("%s = %s (%s) %v", v.Name, Format(env, v.Value, false), v.Note, v.Err)
-	}
-}

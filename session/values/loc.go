@@ -35,12 +35,12 @@ const (
 
 // exprInfo is what a scan of a location expression found.
 type exprInfo struct {
-	regs       []uint64 // registers read (DW_OP_reg*, DW_OP_breg*)
-	usesCFA    bool
-	usesFB     bool
-	emptyPiece bool // a DW_OP_piece with nothing before it: an optimized-out part
+	regs        []uint64 // registers read (DW_OP_reg*, DW_OP_breg*)
+	usesCFA     bool
+	usesFB      bool
+	emptyPiece  bool // a DW_OP_piece with nothing before it: an optimized-out part
 	implicitPtr bool
-	entry      []entryValue
+	entry       []entryValue
 }
 
 // entryValue is one DW_OP_entry_value in an expression: bytes [at, end)
@@ -427,10 +427,11 @@ func (e *Env) frameBase(regs *op.DwarfRegisters) (uint64, bool, error) {
 // preserved across calls and the caller's frame has it. It returns nil
 // when some entry value cannot be known.
 func (e *Env) substituteEntryValues(expr []byte, evs []entryValue) []byte {
-	caller, ok := e.callerFrame()
+	j, ok := e.callerIndex()
 	if !ok {
 		return nil
 	}
+	caller := e.frames[j]
 	var out []byte
 	last := 0
 	for _, ev := range evs {
@@ -443,12 +444,14 @@ func (e *Env) substituteEntryValues(expr []byte, evs []entryValue) []byte {
 				reg = int(n)
 			}
 		}
-		if reg < 0 || !isCalleeSaved(reg) {
+		if reg < 0 {
 			return nil
 		}
 		v, ok := caller.Regs.Get(reg)
-		if !ok {
-			return nil
+		if !ok || !isCalleeSaved(reg) {
+			if v, ok = e.callSiteValue(reg); !ok {
+				return nil
+			}
 		}
 		out = append(out, expr[last:ev.at]...)
 		out = append(out, opConst8u)
@@ -469,16 +472,130 @@ func isCalleeSaved(n int) bool {
 	return false
 }
 
-// callerFrame returns the frame that called the selected frame's physical
-// function; ok is false across a trap boundary or at the end of the stack.
-func (e *Env) callerFrame() (unwind.Frame, bool) {
+// callerIndex returns the index of the frame that called the selected
+// frame's physical function; ok is false across a trap boundary or at the
+// end of the stack.
+func (e *Env) callerIndex() (int, bool) {
 	pc := e.frames[e.idx].LookupPC
 	j := e.idx
 	for j < len(e.frames) && e.frames[j].Kind != unwind.KindTrap && e.frames[j].LookupPC == pc {
 		j++
 	}
 	if j >= len(e.frames) || e.frames[j].Kind == unwind.KindTrap {
-		return unwind.Frame{}, false
+		return 0, false
 	}
-	return e.frames[j], true
+	return j, true
+}
+
+// DWARF 5 call-site tags and attributes, and their GNU predecessors.
+const (
+	tagCallSite         dwarf.Tag  = 0x48
+	tagCallSiteParam    dwarf.Tag  = 0x49
+	tagGNUCallSite      dwarf.Tag  = 0x4109
+	tagGNUCallSiteParam dwarf.Tag  = 0x410a
+	attrCallReturnPC    dwarf.Attr = 0x7d
+	attrCallValue       dwarf.Attr = 0x7e
+	attrGNUCallValue    dwarf.Attr = 0x2111
+)
+
+// maxCallSiteScan bounds the DIEs read while looking for a call site.
+const maxCallSiteScan = 1 << 16
+
+// callSiteValue returns the value the caller passed in register reg to the
+// call that made the selected frame, from the caller's DW_TAG_call_site
+// parameter (DW_AT_call_value) evaluated in the caller's frame.
+func (e *Env) callSiteValue(reg int) (uint64, bool) {
+	j, ok := e.callerIndex()
+	if !ok {
+		return 0, false
+	}
+	caller := e.frames[j]
+	fn, err := e.d.FuncAt(caller.LookupPC)
+	if err != nil {
+		return 0, false
+	}
+	expr := e.callValueExpr(fn.Offset, caller.PC, reg)
+	if expr == nil {
+		return 0, false
+	}
+	cenv, err := NewFrameEnv(e.t, e.frames, j)
+	if err != nil {
+		return 0, false
+	}
+	v, err := cenv.evalLocation(expr, cexpr.TypeULong)
+	if err != nil || v.Unavailable || v.OptimizedOut {
+		return 0, false
+	}
+	switch {
+	case v.Bytes != nil && len(v.Bytes) >= 8:
+		return binary.LittleEndian.Uint64(v.Bytes), true
+	case v.HasAddr:
+		// A plain DWARF expression leaves the parameter's value (not an
+		// address) on the stack.
+		return v.Addr, true
+	}
+	return 0, false
+}
+
+// callValueExpr finds, in the function whose DIE is at fnOff, the call
+// site returning to retPC and its parameter passed in register reg, and
+// returns that parameter's DW_AT_call_value expression.
+func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) []byte {
+	r := e.d.DWARF().Reader()
+	r.Seek(fnOff)
+	root, err := r.Next()
+	if err != nil || root == nil || !root.Children {
+		return nil
+	}
+	inSite := -1 // depth of the matching call site's children, or -1
+	for depth, n := 1, 0; depth > 0 && n < maxCallSiteScan; n++ {
+		k, err := r.Next()
+		if err != nil || k == nil {
+			return nil
+		}
+		if k.Tag == 0 {
+			if depth == inSite {
+				return nil
+			}
+			depth--
+			continue
+		}
+		switch k.Tag {
+		case tagCallSite, tagGNUCallSite:
+			pc, ok := k.Val(attrCallReturnPC).(uint64)
+			if !ok {
+				pc, ok = k.Val(dwarf.AttrLowpc).(uint64)
+			}
+			if ok && pc == retPC && k.Children {
+				inSite = depth + 1
+			}
+		case tagCallSiteParam, tagGNUCallSiteParam:
+			if depth == inSite {
+				loc, _ := k.Val(dwarf.AttrLocation).([]byte)
+				if isReg(loc, reg) {
+					if v, ok := k.Val(attrCallValue).([]byte); ok {
+						return v
+					}
+					v, _ := k.Val(attrGNUCallValue).([]byte)
+					return v
+				}
+			}
+		}
+		if k.Children {
+			depth++
+		}
+	}
+	return nil
+}
+
+// isReg reports whether loc is exactly DW_OP_reg<reg> or DW_OP_regx reg.
+func isReg(loc []byte, reg int) bool {
+	if len(loc) == 1 && loc[0] >= opReg0 && loc[0] <= opReg31 {
+		return int(loc[0]-opReg0) == reg
+	}
+	if len(loc) > 1 && loc[0] == opRegx {
+		n, k := readULEB(loc[1:])
+		return k == len(loc)-1 && n == uint64(reg)
+	}
+	return false
 }

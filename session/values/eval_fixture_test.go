@@ -1,0 +1,286 @@
+package values
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kdap/kdap/session/cexpr"
+	"github.com/kdap/kdap/target/arch/amd64"
+)
+
+// evalCase is one expression evaluated in the sysctl_kdap_handler frame
+// of an assert run. Expected values come from kern_kdap.c, the fixture's
+// headers, testdata/README.md and C's rules.
+type evalCase struct {
+	expr string
+	want string // the formatted value; "" when only err is checked
+	hex  bool   // format integers in hexadecimal
+	sub  bool   // want is a substring of the formatted value
+	err  string // a substring of the expected error
+}
+
+var handlerCases = []evalCase{
+	// Locals (README "Locals of sysctl_kdap_handler").
+	{expr: "pair.kp_key", want: "42"},
+	{expr: "pair.kp_val", want: "-1234567890123"},
+	{expr: "pair.kp_name", want: `"answer"`, sub: true},
+	{expr: "*pair.kp_name", want: "97 'a'"},
+	{expr: "pair.kp_name[5]", want: "114 'r'"},
+	{expr: "word.kw_u64", want: "0x1122334455667788", hex: true},
+	{expr: "word.kw_u32[0]", want: "0x55667788", hex: true},
+	{expr: "word.kw_u32[1]", want: "0x11223344", hex: true},
+	{expr: "word.kw_bytes[0]", want: "0x88", hex: true},
+	{expr: "word.kw_bytes[7]", want: "0x11", hex: true},
+	{expr: "word.kw_u32[0] == (word.kw_u64 & 0xffffffff)", want: "1"},
+	{expr: "color", want: "KDAP_COLOR_BLUE"},
+	{expr: "(int)color", want: "7"},
+	{expr: "color == KDAP_COLOR_BLUE", want: "1"},
+	{expr: "bits.kb_ready", want: "1"},
+	{expr: "bits.kb_mode", want: "5"},
+	{expr: "bits.kb_count", want: "1000"},
+	{expr: "bits.kb_neg", want: "-3"},
+	{expr: "bits", want: "{kb_ready = 1, kb_mode = 5, kb_count = 1000, kb_neg = -3}"},
+	{expr: "primes", want: "{2, 3, 5, 7, 11, 13}"},
+	{expr: "primes[0]", want: "2"},
+	{expr: "primes[5]", want: "13"},
+	{expr: "primes[1] + primes[2]", want: "8"},
+	{expr: "*(primes + 4)", want: "11"},
+	{expr: "*primes", want: "2"},
+	{expr: "&primes[3] - &primes[0]", want: "3"},
+	{expr: "sizeof(primes)", want: "24"},
+	{expr: "sizeof primes / sizeof primes[0]", want: "6"},
+	{expr: "label", want: `"kdap-label"`},
+	{expr: "label[4]", want: "45 '-'"},
+	{expr: "label[10]", want: `0 '\000'`},
+	{expr: "sizeof(label)", want: "16"},
+	{expr: "handler", want: "<kdap_default_handler>", sub: true},
+	{expr: "handler == kdap_default_handler", want: "1"},
+	{expr: "*tdpp == ctx.kc_td", want: "1"},
+	{expr: "tdpp == &ctx.kc_td", want: "1"},
+	{expr: "(*tdpp)->td_tid", want: "0"},
+	{expr: "ctx.kc_depth", want: "3"},
+	{expr: "ctx.kc_what", want: `"debug.kdap.check"`, sub: true},
+	{expr: "ctx.kc_backing == &kdap_backing0", want: "1"},
+	{expr: "ctx.kc_backing->kb_cookie", want: "0xc0ffee", hex: true},
+	{expr: "ctx.kc_td->td_tid", want: "0"},
+	{expr: "ctx.kc_td->td_oncpu", want: "0xff", hex: true},
+	{expr: "ctx.kc_td->td_lastcpu", want: "0xff", hex: true},
+	{expr: "ctx.kc_td->td_name[0]", want: `0 '\000'`},
+	{expr: "sizeof(ctx)", want: "32"},
+	{expr: "sizeof(pair)", want: "24"},
+	{expr: "(char *)&pair.kp_val - (char *)&pair", want: "8"},
+	{expr: "&pair.kp_key == (int *)&pair", want: "1"},
+	{expr: "scratch", want: "<optimized out>"},
+	{expr: "error", want: "<optimized out>"},
+	// Arguments.
+	{expr: "oidp->oid_name", want: `"debug.kdap.check"`, sub: true},
+	{expr: "oidp->oid_arg2", want: "3"},
+	{expr: "oidp == &sysctl_oids[2]", want: "1"},
+	{expr: "req->td->td_tid", want: "100016"},
+	{expr: "req->td->td_name", want: `"sysctl"`},
+	{expr: "req->td->td_proc->p_pid", want: "806"},
+	{expr: "req->td->td_proc->p_comm", want: `"sysctl"`},
+	// Globals (README "Kernel names" and "Ground truth").
+	{expr: "hz", want: "1000"},
+	{expr: "mp_maxid", want: "1"},
+	{expr: "mp_ncpus", want: "2"},
+	{expr: "stopped_cpus.__bits[0]", want: "2"},
+	{expr: "dumptid", want: "100016"},
+	{expr: "msgbufp->msg_magic", want: "0x63062", hex: true},
+	{expr: "msgbufp->msg_size", want: "8192"},
+	{expr: "msgbufp->msg_seqmod", want: "131072"},
+	{expr: "msgbufp->msg_wseq", want: "12224"},
+	{expr: "msgbufp->msg_ptr", want: "0xfffff80000800000", sub: true},
+	{expr: "(*msgbufp).msg_size", want: "8192"},
+	{expr: "sizeof(msgbufp->msg_ptr[0]@16)", want: "16"},
+	{expr: "kdap_backing0.kb_magic", want: "0x6b646170", hex: true},
+	{expr: "kdap_backing0.kb_generation", want: "3"},
+	{expr: "kdap_backing0.kb_flags", want: "0x11", hex: true},
+	{expr: "kdap_backing0.kb_cookie", want: "0xc0ffee", hex: true},
+	{expr: "&kdap_backing0", want: "<kdap_backing0>", sub: true},
+	{expr: "ostype", want: `"FreeBSD"`},
+	{expr: "osrelease", want: `"14.1-RELEASE"`},
+	{expr: "allproc.lh_first->p_pid", want: "806"},
+	{expr: "allproc.lh_first->p_comm", want: `"sysctl"`},
+	{expr: "allproc.lh_first->p_list.le_next->p_pid", want: "1"},
+	{expr: "zombproc.lh_first->p_pid", want: "807"},
+	{expr: "zombproc.lh_first->p_state", want: "PRS_ZOMBIE"},
+	{expr: "(int)PRS_ZOMBIE", want: "2"},
+	{expr: "proc0.p_pid", want: "0"},
+	{expr: "proc0.p_comm", want: `"kernel"`},
+	{expr: "thread0.td_tid", want: "100000"},
+	{expr: "thread0.td_name", want: `"swapper"`},
+	{expr: "thread0.td_proc == &proc0", want: "1"},
+	{expr: "__pcpu[0].pc_curthread->td_tid", want: "100016"},
+	{expr: "__pcpu[1].pc_curthread->td_tid", want: "100007"},
+	{expr: "__pcpu[0].pc_idlethread->td_name", want: `"idle: cpu0"`},
+	{expr: "__pcpu[1].pc_idlethread->td_name", want: `"idle: cpu1"`},
+	{expr: "__pcpu[1].pc_cpuid", want: "1"},
+	{expr: "cpuid_to_pcpu[1] == &__pcpu[1]", want: "1"},
+	{expr: "panicstr", want: `"Assertion td->td_name[0] != '`, sub: true},
+	{expr: "sizeof(struct pcb)", want: "320"},
+	{expr: "sizeof(struct kdap_pair)", want: "24"},
+	{expr: "sizeof(union kdap_word)", want: "8"},
+	{expr: "sizeof(struct kdap_bits)", want: "4"},
+	{expr: "sizeof(struct kdap_backing)", want: "32"},
+	{expr: "sizeof(struct kdap_ctx)", want: "32"},
+	{expr: "sizeof(kdap_handler_t *)", want: "8"},
+	{expr: "sizeof(lwpid_t)", want: "4"},
+	{expr: "KDAP_COLOR_GREEN", want: "KDAP_COLOR_GREEN"},
+	{expr: "KDAP_COLOR_BLUE + 1", want: "8"},
+	{expr: "(enum kdap_color)1", want: "KDAP_COLOR_GREEN"},
+	{expr: "kdap_default_handler", want: "<kdap_default_handler>", sub: true},
+	// Registers of the frame.
+	{expr: "$pc == $rip", want: "1"},
+	{expr: "$sp == $rsp", want: "1"},
+	{expr: "$fp == $rbp", want: "1"},
+	// Plain C.
+	{expr: "1 + 2 * 3", want: "7"},
+	{expr: "-5 / 2", want: "-2"},
+	{expr: "7 % 3", want: "1"},
+	{expr: "0x10 | 0x01", want: "17"},
+	{expr: "~0", want: "-1"},
+	{expr: "(unsigned int)-1", want: "4294967295"},
+	{expr: "(unsigned char)300", want: "44 ','"},
+	{expr: "10 > 3 && 2 < 1", want: "0"},
+	{expr: "sizeof(long)", want: "8"},
+	// Errors.
+	{expr: "ctx.kc_td->td_nmae", err: "did you mean 'td_name'"},
+	{expr: "no_such_variable_xyz", err: "unknown identifier 'no_such_variable_xyz'"},
+	{expr: "*pair.kp_key", err: "int"},
+	{expr: "*(int *)0x10", err: "cannot read memory at 0x10"},
+	{expr: "pair.kp_key.x", err: "not a structure or union"},
+	{expr: "pair->kp_key", err: "not a pointer"},
+	{expr: "(struct no_such_tag *)0", err: "no_such_tag"},
+	{expr: "$nosuchreg", err: "nosuchreg"},
+	{expr: "$rax", err: "register rax is not available in frame"},
+	{expr: "scratch + 1", err: "optimized out"},
+	{expr: "arg2 + 1", err: "not available"},
+}
+
+func TestHandlerExpressions(t *testing.T) {
+	for _, variant := range []string{"fp", "nofp"} {
+		t.Run(variant, func(t *testing.T) {
+			tg := openFixture(t, variant, "assert", "vmcore.mini")
+			_, frames := crashedFrames(t, tg)
+			env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+			for _, c := range handlerCases {
+				checkExpr(t, env, c)
+			}
+		})
+	}
+}
+
+// checkExpr evaluates one case and compares the result.
+func checkExpr(t *testing.T, env *Env, c evalCase) {
+	t.Helper()
+	v, err := cexpr.Evaluate(env, c.expr)
+	if c.err != "" {
+		if err == nil {
+			t.Errorf("%s = %s, want an error with %q", c.expr, Format(env, v, c.hex), c.err)
+		} else if !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: error %q, want one with %q", c.expr, err, c.err)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: %v", c.expr, err)
+		return
+	}
+	got := Format(env, v, c.hex)
+	if c.sub && !strings.Contains(got, c.want) || !c.sub && got != c.want {
+		t.Errorf("%s = %s, want %s", c.expr, got, c.want)
+	}
+}
+
+func TestHandlerFrameVars(t *testing.T) {
+	tg := openFixture(t, "fp", "assert", "vmcore.mini")
+	_, frames := crashedFrames(t, tg)
+	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	args, locals, err := FrameVars(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(vs []Var) string {
+		var s []string
+		for _, v := range vs {
+			s = append(s, v.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	// Declaration order in kern_kdap.c.
+	if got, want := names(args), "oidp arg1 arg2 req"; got != want {
+		t.Errorf("arguments %q, want %q", got, want)
+	}
+	if got, want := names(locals), "ctx pair word color bits primes label handler tdpp scratch error"; got != want {
+		t.Errorf("locals %q, want %q", got, want)
+	}
+	notes := map[string]string{"scratch": "optimized out", "error": "optimized out", "arg1": "unavailable", "arg2": "unavailable"}
+	for _, v := range append(args, locals...) {
+		if v.Err != nil {
+			t.Errorf("%s: %v", v.Name, v.Err)
+		}
+		if v.Note != notes[v.Name] {
+			t.Errorf("%s: note %q, want %q", v.Name, v.Note, notes[v.Name])
+		}
+	}
+}
+
+func TestRegistersAndGlobals(t *testing.T) {
+	tg := openFixture(t, "fp", "assert", "vmcore.mini")
+	th, frames := crashedFrames(t, tg)
+	env0, err := NewFrameEnv(tg, frames, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rip, _ := th.Regs.Get(amd64.RIP)
+	checkExpr(t, env0, evalCase{expr: "(unsigned long)$rip", want: fmt.Sprintf("%#x", rip), hex: true})
+	checkExpr(t, env0, evalCase{expr: "$rip", want: "<doadump+", sub: true})
+
+	g := NewGlobalEnv(tg)
+	checkExpr(t, g, evalCase{expr: "$rip", err: "no frame"})
+	checkExpr(t, g, evalCase{expr: "*msgbufp", want: "msg_magic = 405602", sub: true})
+	checkExpr(t, g, evalCase{expr: "*msgbufp", want: "msg_size = 8192", sub: true})
+	checkExpr(t, g, evalCase{expr: "pair", err: "unknown identifier"})
+
+	// An artificial array over the message buffer's text matches an
+	// independent read of the same bytes.
+	v, err := cexpr.Evaluate(g, "msgbufp->msg_ptr[0]@16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cexpr.TypeString(v.Type); got != "char [16]" {
+		t.Errorf("type of msgbufp->msg_ptr[0]@16 is %q, want char [16]", got)
+	}
+	ptr, err := tg.SymbolValueU64("msgbufp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := tg.ReadU64(ptr) // msg_ptr is the first member
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 16)
+	if err := tg.ReadVirt(want, text); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 16)
+	if err := g.ReadMemory(v.Addr, got); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("msg_ptr[0]@16 at %#x reads %q (%v), want %q", v.Addr, got, err, want)
+	}
+
+	// A thread structure through a cast of its address.
+	ths, err := tg.Threads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, th := range ths {
+		if th.TID != 100014 {
+			continue
+		}
+		checkExpr(t, g, evalCase{expr: fmt.Sprintf("((struct thread *)%#x)->td_name", th.Addr), want: `"init"`})
+		checkExpr(t, g, evalCase{expr: fmt.Sprintf("((struct thread *)%#x)->td_proc->p_pid", th.Addr), want: "1"})
+	}
+}
