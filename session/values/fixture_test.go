@@ -54,4 +54,3 @@ func frameEnv(t testing.TB, tg *target.Target, frames []unwind.Frame, fn string)
 	t.Fatalf("no frame runs %s", fn)
 	return nil, 0
 }
-
