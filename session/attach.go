@@ -12,6 +12,7 @@ import (
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/session/stack"
 	"github.com/kdap/kdap/target"
+	_ "github.com/kdap/kdap/target/all" // every dump format and OS model
 	"go.uber.org/zap"
 )
 

@@ -27,7 +27,7 @@ const (
 // varRef is what one variablesReference stands for.
 type varRef struct {
 	kind  refKind
-	frame int      // DAP frame id, for the scopes
+	frame int       // DAP frame id, for the scopes
 	val   *valueRef // for refValue
 }
 

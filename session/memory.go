@@ -304,4 +304,3 @@ func (s *Session) source(r *godap.Request, a godap.SourceArguments) (godap.Messa
 	}
 	return &godap.SourceResponse{Response: ok(r), Body: godap.SourceResponseBody{Content: string(b), MimeType: "text/x-c"}}, nil
 }
-

@@ -14,6 +14,7 @@ import (
 
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/session/stack"
+	"github.com/kdap/kdap/session/values"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/unwind"
 	"go.uber.org/zap"
@@ -63,6 +64,8 @@ type Session struct {
 	nextFrame int
 	refs      map[int]*varRef // variablesReference → what it expands
 	nextRef   int
+	genv      *values.Env         // globals-only expression environment
+	fenvs     map[int]*values.Env // per DAP frame id
 
 	client godap.InitializeRequestArguments
 	send   func(godap.Message)
@@ -92,7 +95,7 @@ func New(opts Options) *Session {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Session{log: log, opts: opts, frames: map[int]frameRef{}, refs: map[int]*varRef{}, stacks: map[int64]*threadStack{}}
+	return &Session{log: log, opts: opts, frames: map[int]frameRef{}, refs: map[int]*varRef{}, fenvs: map[int]*values.Env{}, stacks: map[int64]*threadStack{}}
 }
 
 // Close releases the dump the session opened; it is safe to call twice.
@@ -102,9 +105,10 @@ func (s *Session) Close() error {
 	if s.t == nil {
 		return nil
 	}
+	values.Forget(s.t)
 	err := s.t.Close()
-	s.t = nil
-	s.unw = nil
+	s.t, s.unw, s.genv = nil, nil, nil
+	s.fenvs = map[int]*values.Env{}
 	return err
 }
 
