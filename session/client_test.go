@@ -185,3 +185,8 @@ func (c *client) disconnect() {
 		}
 	}
 }
+
+// fixtureKernelVariant returns the kernel.debug of another build variant.
+func fixtureKernelVariant(t testing.TB, variant string) string {
+	return testfixture.Path(t, "fbsdkern/fixtures/"+variant+"/kernel.debug")
+}
