@@ -52,9 +52,11 @@ func Forget(t *target.Target) {
 // Env resolves C names, types, registers and memory of a target for the
 // expression evaluator: in a selected stack frame, or globals only.
 type Env struct {
-	t  *target.Target
-	d  *debuginfo.Data // nil when the kernel has no DWARF
-	sh *shared
+	t   *target.Target
+	d   *debuginfo.Data // nil when the kernel has no DWARF
+	sh  *shared
+	mem unwind.Memory // the target's virtual memory
+	ptr int           // pointer size in bytes
 
 	// The selected frame; frames is nil for a globals-only Env.
 	frames []unwind.Frame
@@ -70,13 +72,12 @@ var _ cexpr.Env = (*Env)(nil)
 // NewGlobalEnv returns an Env that knows the kernel's globals, functions,
 // enumerators and types but no frame.
 func NewGlobalEnv(t *target.Target) *Env {
-	e := &Env{t: t}
-	ptr := 8
+	e := &Env{t: t, mem: t, ptr: 8}
 	if d, err := t.Kernel.DWARF(); err == nil {
 		e.d = d
-		ptr = d.PtrSize()
+		e.ptr = d.PtrSize()
 	}
-	e.sh = sharedFor(t, ptr)
+	e.sh = sharedFor(t, e.ptr)
 	return e
 }
 
@@ -324,12 +325,12 @@ func (e *Env) named(name string) (*cexpr.Type, error) {
 }
 
 // ReadMemory reads kernel virtual memory.
-func (e *Env) ReadMemory(addr uint64, p []byte) error { return e.t.ReadVirt(p, addr) }
+func (e *Env) ReadMemory(addr uint64, p []byte) error { return e.mem.ReadVirt(p, addr) }
 
 // Symbolize names the ELF symbol holding addr.
 func (e *Env) Symbolize(addr uint64) (string, uint64, bool) {
 	s, off, ok := e.t.Kernel.Syms.Addr(addr)
-	if !ok {
+	if !ok || s.Kind == symbols.Abs {
 		return "", 0, false
 	}
 	return s.Name, off, true

@@ -62,6 +62,9 @@ func scanExpr(b []byte, ptrSize int) (exprInfo, error) {
 		opc := b[i]
 		i++
 		uleb := func() uint64 {
+			if i > len(b) {
+				return 0
+			}
 			v, n := readULEB(b[i:])
 			if n == 0 {
 				i = len(b) + 1
@@ -71,6 +74,9 @@ func scanExpr(b []byte, ptrSize int) (exprInfo, error) {
 			return v
 		}
 		sleb := func() {
+			if i > len(b) {
+				return
+			}
 			_, n := readSLEB(b[i:])
 			if n == 0 {
 				i = len(b) + 1
@@ -140,6 +146,8 @@ func scanExpr(b []byte, ptrSize int) (exprInfo, error) {
 			uleb()
 			if i < len(b) {
 				i += 1 + int(b[i])
+			} else {
+				i = len(b) + 1
 			}
 		case opc == 0xa5: // regval_type
 			in.regs = append(in.regs, uleb())
@@ -230,7 +238,7 @@ func (e *Env) varValue(v debuginfo.Var) (cexpr.Value, error) {
 // unavailable when it needs a register or frame address the unwinder did
 // not recover.
 func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
-	ptr := e.d.PtrSize()
+	ptr := e.ptr
 	in, err := scanExpr(expr, ptr)
 	if err != nil {
 		return cexpr.Value{}, err
@@ -308,7 +316,7 @@ func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
 		switch p.Kind {
 		case op.AddrPiece:
 			b := make([]byte, p.Size)
-			if err := e.t.ReadVirt(b, p.Val); err != nil {
+			if err := e.mem.ReadVirt(b, p.Val); err != nil {
 				return cexpr.Value{}, &cexpr.MemoryError{Addr: p.Val, Err: err}
 			}
 			out = append(out, b...)
@@ -369,12 +377,12 @@ func (e *Env) execute(regs op.DwarfRegisters, expr []byte) (addr int64, pieces [
 		}
 	}()
 	read := func(b []byte, a uint64) (int, error) {
-		if err := e.t.ReadVirt(b, a); err != nil {
+		if err := e.mem.ReadVirt(b, a); err != nil {
 			return 0, err
 		}
 		return len(b), nil
 	}
-	addr, pieces, err = op.ExecuteStackProgram(regs, expr, e.d.PtrSize(), read)
+	addr, pieces, err = op.ExecuteStackProgram(regs, expr, e.ptr, read)
 	if err != nil {
 		return 0, nil, fmt.Errorf("evaluating the location: %w", err)
 	}
@@ -397,7 +405,7 @@ func (e *Env) frameBase(regs *op.DwarfRegisters) (uint64, bool, error) {
 	if !ok {
 		return 0, false, fmt.Errorf("function %s (DIE %#x) has no DW_AT_frame_base expression", e.fn.Name, e.fn.Offset)
 	}
-	in, err := scanExpr(fb, e.d.PtrSize())
+	in, err := scanExpr(fb, e.ptr)
 	if err != nil {
 		return 0, false, err
 	}
@@ -506,7 +514,7 @@ const maxCallSiteScan = 1 << 16
 // parameter (DW_AT_call_value) evaluated in the caller's frame.
 func (e *Env) callSiteValue(reg int) (uint64, bool) {
 	j, ok := e.callerIndex()
-	if !ok {
+	if !ok || e.d == nil {
 		return 0, false
 	}
 	caller := e.frames[j]
