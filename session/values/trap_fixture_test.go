@@ -9,9 +9,9 @@ import (
 // (README "Trap frame" and kern_kdap.c).
 func TestTrapRun(t *testing.T) {
 	for _, tc := range []struct {
-		variant       string
-		frame, rip    uint64
-		rsp           uint64
+		variant    string
+		frame, rip uint64
+		rsp        uint64
 	}{
 		{"fp", 0xfffffe000004faf0, 0xffffffff80200a58, 0xfffffe000004fbb8},
 		{"nofp", 0xfffffe000004fb50, 0xffffffff80200a18, 0xfffffe000004fc18},
