@@ -8,6 +8,7 @@ import (
 
 	"github.com/kdap/kdap/session/cexpr"
 	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/unwind"
 )
 
 // evalCase is one expression evaluated in the sysctl_kdap_handler frame
@@ -282,5 +283,65 @@ func TestRegistersAndGlobals(t *testing.T) {
 		}
 		checkExpr(t, g, evalCase{expr: fmt.Sprintf("((struct thread *)%#x)->td_name", th.Addr), want: `"init"`})
 		checkExpr(t, g, evalCase{expr: fmt.Sprintf("((struct thread *)%#x)->td_proc->p_pid", th.Addr), want: "1"})
+	}
+}
+
+// TestInlinedFrame checks the frames of kdap_check_thread: the inlined
+// kdap_thread_name_ok (its parameter td) and the physical frame around it.
+func TestInlinedFrame(t *testing.T) {
+	for _, file := range []string{"vmcore.mini", "vmcore.full"} {
+		for _, variant := range []string{"fp", "nofp"} {
+			t.Run(variant+"/"+file, func(t *testing.T) {
+				tg := openFixture(t, variant, "assert", file)
+				_, frames := crashedFrames(t, tg)
+				inl, i := frameEnv(t, tg, frames, "kdap_thread_name_ok")
+				if !frames[i].Inlined {
+					t.Fatalf("frame %d (kdap_thread_name_ok) is not marked inlined", i)
+				}
+				args, locals, err := FrameVars(inl)
+				if err != nil || len(args) != 1 || args[0].Name != "td" || len(locals) != 0 {
+					t.Fatalf("inlined frame variables: %+v %+v %v, want the one parameter td", args, locals, err)
+				}
+				phys, _ := frameEnv(t, tg, frames, "kdap_check_thread")
+				h, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+				// td's location list (objdump --dwarf=loc) covers only
+				// instructions before the MPASS test; at the call to panic it
+				// has no location.
+				want := Format(h, mustEval(t, h, "ctx.kc_td"), true)
+				for _, c := range []evalCase{
+					{expr: "td", want: "<optimized out>"},
+					{expr: "td->td_tid", err: "optimized out"},
+				} {
+					checkExpr(t, inl, c)
+				}
+				checkExpr(t, phys, evalCase{expr: "ctx->kc_depth", want: "3"})
+				checkExpr(t, phys, evalCase{expr: "ctx->kc_td", want: want, hex: true})
+			})
+		}
+	}
+}
+
+func mustEval(t *testing.T, env *Env, expr string) cexpr.Value {
+	t.Helper()
+	v, err := cexpr.Evaluate(env, expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+func TestFrameEnvErrors(t *testing.T) {
+	tg := openFixture(t, "fp", "trap", "vmcore.mini")
+	_, frames := crashedFrames(t, tg)
+	if _, err := NewFrameEnv(tg, frames, len(frames)); err == nil {
+		t.Errorf("frame %d of %d: no error", len(frames), len(frames))
+	}
+	for i, f := range frames {
+		if f.Kind == unwind.KindTrap {
+			if _, err := NewFrameEnv(tg, frames, i); err == nil || !strings.Contains(err.Error(), "trap marker") {
+				t.Errorf("trap marker frame %d: %v", i, err)
+			}
+			return
+		}
 	}
 }

@@ -535,7 +535,7 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 		return 0, false
 	}
 	switch {
-	case v.Bytes != nil && len(v.Bytes) >= 8:
+	case len(v.Bytes) >= 8:
 		return binary.LittleEndian.Uint64(v.Bytes), true
 	case v.HasAddr:
 		// A plain DWARF expression leaves the parameter's value (not an
