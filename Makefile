@@ -34,8 +34,12 @@ test-go:
 
 test-editors: build
 	@if [ -f editors/vscode/test/package.json ] && command -v npm >/dev/null; then \
+		tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		gunzip -c testdata/fbsdkern/fixtures/fp/assert/vmcore.mini.gz > $$tmp/vmcore.mini && \
+		gunzip -c testdata/fbsdkern/fixtures/fp/kernel.debug.gz > $$tmp/kernel.debug && \
 		cd editors/vscode/test && npm ci --no-audit --no-fund --silent && \
-		KDAP_BIN=$(CURDIR)/bin/kdap npm test; \
+		KDAP_BIN=$(CURDIR)/bin/kdap KDAP_CORE=$$tmp/vmcore.mini KDAP_KERNEL=$$tmp/kernel.debug \
+		KDAP_EXPECT=fbsdkern-fp-assert npm test; \
 	else echo "test-editors: skipped (no npm or no editor tests)"; fi
 
 fixtures:
