@@ -281,6 +281,9 @@ func evalExpr(a *Arch, mem Memory, expr []byte, cfa uint64, pushCFA bool, cur *R
 	if len(expr) > maxExprLen {
 		return 0, fmt.Errorf("expression of %d bytes exceeds %d", len(expr), maxExprLen)
 	}
+	if err := checkExpr(expr); err != nil {
+		return 0, err
+	}
 	prog := expr
 	if pushCFA {
 		prog = make([]byte, 0, 9+len(expr))
@@ -315,4 +318,49 @@ func evalExpr(a *Arch, mem Memory, expr []byte, cfa uint64, pushCFA bool, cur *R
 		return 0, fmt.Errorf("DWARF expression % x names a location, not a value", expr)
 	}
 	return uint64(res), nil
+}
+
+// checkExpr accepts only the DWARF operations that compute addresses and
+// values, so that no operation allocates by a size read from the program
+// (as DW_OP_implicit_value would) before it runs.
+func checkExpr(expr []byte) error {
+	for i := 0; i < len(expr); {
+		opc := expr[i]
+		i++
+		n := 0 // fixed operand size
+		switch {
+		case opc == 0x06, opc >= 0x12 && opc <= 0x27 && opc != 0x15 && opc != 0x18 && opc != 0x23,
+			opc >= 0x29 && opc <= 0x2e, opc >= 0x30 && opc <= 0x6f, opc == 0x96, opc == 0x9c:
+		case opc == 0x08, opc == 0x09, opc == 0x15, opc == 0x94:
+			n = 1
+		case opc == 0x0a, opc == 0x0b, opc == 0x28, opc == 0x2f:
+			n = 2
+		case opc == 0x0c, opc == 0x0d:
+			n = 4
+		case opc == 0x03, opc == 0x0e, opc == 0x0f:
+			n = 8
+		case opc == 0x10, opc == 0x11, opc == 0x23, opc >= 0x70 && opc <= 0x91:
+			i = skipLEB(expr, i)
+		case opc == 0x92:
+			i = skipLEB(expr, skipLEB(expr, i))
+		default:
+			return fmt.Errorf("DWARF operation %#x at offset %d of expression % x is not supported in call frame information", opc, i-1, expr)
+		}
+		i += n
+		if i > len(expr) {
+			return fmt.Errorf("DWARF expression % x ends inside the operand of operation %#x", expr, opc)
+		}
+	}
+	return nil
+}
+
+// skipLEB returns the offset after the LEB128 number at b[i:].
+func skipLEB(b []byte, i int) int {
+	for i < len(b) {
+		i++
+		if b[i-1]&0x80 == 0 {
+			return i
+		}
+	}
+	return len(b) + 1
 }
