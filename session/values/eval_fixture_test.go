@@ -133,6 +133,14 @@ var handlerCases = []evalCase{
 	{expr: "KDAP_COLOR_BLUE + 1", want: "8"},
 	{expr: "(enum kdap_color)1", want: "KDAP_COLOR_GREEN"},
 	{expr: "kdap_default_handler", want: "<kdap_default_handler>", sub: true},
+	// ELF symbols without DWARF (assembly labels): gdb's int-typed
+	// "data variable, no debug info". PML4[0] is 0 (identity map removed)
+	// and the kernel image maps KERNBASE to physical 0.
+	{expr: "boot_pml4", want: "0"},
+	{expr: "sizeof(boot_pml4)", want: "4"},
+	{expr: "*(unsigned long *)&boot_pml4", want: "0"},
+	{expr: "(unsigned long)&boot_pml4 - 0xffffffff80000000 == KPML4phys", want: "1"},
+	{expr: "(unsigned long)&kernbase", want: "0xffffffff80000000", hex: true},
 	// Registers of the frame.
 	{expr: "$pc == $rip", want: "1"},
 	{expr: "$sp == $rsp", want: "1"},
@@ -343,5 +351,34 @@ func TestFrameEnvErrors(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestEntryValuesThroughCallSites checks parameters whose location at the
+// pc is DW_OP_entry_value of an argument register: the caller's
+// DW_TAG_call_site_parameter gives them. userland_sysctl calls
+// sysctl_root(NULL, name, namelen, &req), and kdap_user_start's syscall
+// arguments are { kdap_sysctl_mib, 3, ... } (amd64/amd64/trap.c), whose
+// mib is {6, 0x3e8, 1, 0}.
+func TestEntryValuesThroughCallSites(t *testing.T) {
+	for _, variant := range []string{"fp", "nofp"} {
+		t.Run(variant, func(t *testing.T) {
+			tg := openFixture(t, variant, "assert", "vmcore.mini")
+			_, frames := crashedFrames(t, tg)
+			root, _ := frameEnv(t, tg, frames, "sysctl_root")
+			for _, c := range []evalCase{
+				{expr: "oidp", want: "0x0"},
+				{expr: "arg1", want: "<kdap_sysctl_mib>", sub: true},
+				{expr: "arg2", want: "3"},
+				{expr: "((int *)arg1)[1]", want: "1000"},
+				{expr: "req->td->td_tid", want: "100016"},
+			} {
+				checkExpr(t, root, c)
+			}
+			us, _ := frameEnv(t, tg, frames, "userland_sysctl")
+			checkExpr(t, us, evalCase{expr: "namelen", want: "3"})
+			checkExpr(t, us, evalCase{expr: "name[0]", want: "6"})
+			checkExpr(t, us, evalCase{expr: "req.td == td", want: "1"})
+		})
 	}
 }
