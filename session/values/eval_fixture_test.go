@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kdap/kdap/session/cexpr"
+	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/unwind"
 )
@@ -170,16 +171,12 @@ var handlerCases = []evalCase{
 }
 
 func TestHandlerExpressions(t *testing.T) {
-	for _, variant := range []string{"fp", "nofp"} {
-		t.Run(variant, func(t *testing.T) {
-			tg := openFixture(t, variant, "assert", "vmcore.mini")
-			_, frames := crashedFrames(t, tg)
-			env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
-			for _, c := range handlerCases {
-				checkExpr(t, env, c)
-			}
-		})
-	}
+	eachVariant(t, "assert", func(t *testing.T, tg *target.Target, frames []unwind.Frame) {
+		env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+		for _, c := range handlerCases {
+			checkExpr(t, env, c)
+		}
+	})
 }
 
 // checkExpr evaluates one case and compares the result.
@@ -361,24 +358,20 @@ func TestFrameEnvErrors(t *testing.T) {
 // arguments are { kdap_sysctl_mib, 3, ... } (amd64/amd64/trap.c), whose
 // mib is {6, 0x3e8, 1, 0}.
 func TestEntryValuesThroughCallSites(t *testing.T) {
-	for _, variant := range []string{"fp", "nofp"} {
-		t.Run(variant, func(t *testing.T) {
-			tg := openFixture(t, variant, "assert", "vmcore.mini")
-			_, frames := crashedFrames(t, tg)
-			root, _ := frameEnv(t, tg, frames, "sysctl_root")
-			for _, c := range []evalCase{
-				{expr: "oidp", want: "0x0"},
-				{expr: "arg1", want: "<kdap_sysctl_mib>", sub: true},
-				{expr: "arg2", want: "3"},
-				{expr: "((int *)arg1)[1]", want: "1000"},
-				{expr: "req->td->td_tid", want: "100016"},
-			} {
-				checkExpr(t, root, c)
-			}
-			us, _ := frameEnv(t, tg, frames, "userland_sysctl")
-			checkExpr(t, us, evalCase{expr: "namelen", want: "3"})
-			checkExpr(t, us, evalCase{expr: "name[0]", want: "6"})
-			checkExpr(t, us, evalCase{expr: "req.td == td", want: "1"})
-		})
-	}
+	eachVariant(t, "assert", func(t *testing.T, tg *target.Target, frames []unwind.Frame) {
+		root, _ := frameEnv(t, tg, frames, "sysctl_root")
+		for _, c := range []evalCase{
+			{expr: "oidp", want: "0x0"},
+			{expr: "arg1", want: "<kdap_sysctl_mib>", sub: true},
+			{expr: "arg2", want: "3"},
+			{expr: "((int *)arg1)[1]", want: "1000"},
+			{expr: "req->td->td_tid", want: "100016"},
+		} {
+			checkExpr(t, root, c)
+		}
+		us, _ := frameEnv(t, tg, frames, "userland_sysctl")
+		checkExpr(t, us, evalCase{expr: "namelen", want: "3"})
+		checkExpr(t, us, evalCase{expr: "name[0]", want: "6"})
+		checkExpr(t, us, evalCase{expr: "req.td == td", want: "1"})
+	})
 }

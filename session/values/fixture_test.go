@@ -54,3 +54,15 @@ func frameEnv(t testing.TB, tg *target.Target, frames []unwind.Frame, fn string)
 	t.Fatalf("no frame runs %s", fn)
 	return nil, 0
 }
+
+// eachVariant runs f on the crashed thread of the fp and nofp minidumps
+// of run ("assert" or "trap").
+func eachVariant(t *testing.T, run string, f func(t *testing.T, tg *target.Target, frames []unwind.Frame)) {
+	for _, variant := range []string{"fp", "nofp"} {
+		t.Run(variant, func(t *testing.T) {
+			tg := openFixture(t, variant, run, "vmcore.mini")
+			_, frames := crashedFrames(t, tg)
+			f(t, tg, frames)
+		})
+	}
+}
