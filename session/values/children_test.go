@@ -91,6 +91,36 @@ func TestChildren(t *testing.T) {
 	}
 }
 
+func TestChildCount(t *testing.T) {
+	tg := openFixture(t, "fp", "assert", "vmcore.mini")
+	_, frames := crashedFrames(t, tg)
+	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	tests := []struct {
+		expr           string
+		named, indexed int
+	}{
+		{"pair", 3, 0},
+		{"word", 3, 0},
+		{"primes", 0, 6},
+		{"label", 0, 16},
+		{"tdpp", 1, 0},
+		{"handler", 0, 0}, // a function pointer
+		{"color", 0, 0},
+		{"scratch", 0, 0},
+		{"*msgbufp", 10, 0},
+		{"msgbufp->msg_ptr[0]@8192", 0, 8192},
+	}
+	for _, tc := range tests {
+		v, err := cexpr.Evaluate(env, tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		if n, i := ChildCount(env, v); n != tc.named || i != tc.indexed {
+			t.Errorf("ChildCount(%s) = %d, %d, want %d, %d", tc.expr, n, i, tc.named, tc.indexed)
+		}
+	}
+}
+
 func TestChildrenOfThreadPointer(t *testing.T) {
 	tg := openFixture(t, "fp", "assert", "vmcore.mini")
 	_, frames := crashedFrames(t, tg)

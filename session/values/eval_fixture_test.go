@@ -202,9 +202,21 @@ func checkExpr(t *testing.T, env *Env, c evalCase) {
 }
 
 func TestHandlerFrameVars(t *testing.T) {
-	tg := openFixture(t, "fp", "assert", "vmcore.mini")
-	_, frames := crashedFrames(t, tg)
-	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	// The same machine state read from every dump format of the fp
+	// assert run.
+	for _, file := range []string{"vmcore.mini", "vmcore.full", "vmcore.dumpdev"} {
+		t.Run(file, func(t *testing.T) {
+			tg := openFixture(t, "fp", "assert", file)
+			_, frames := crashedFrames(t, tg)
+			env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+			checkHandlerVars(t, env)
+		})
+	}
+}
+
+// checkHandlerVars checks the names, order and notes of the handler
+// frame's variables and a few of their values.
+func checkHandlerVars(t *testing.T, env *Env) {
 	args, locals, err := FrameVars(env)
 	if err != nil {
 		t.Fatal(err)
@@ -224,12 +236,24 @@ func TestHandlerFrameVars(t *testing.T) {
 		t.Errorf("locals %q, want %q", got, want)
 	}
 	notes := map[string]string{"scratch": "optimized out", "error": "optimized out", "arg1": "unavailable", "arg2": "unavailable"}
+	values := map[string]string{
+		"pair":   `{kp_key = 42, kp_val = -1234567890123, kp_name = `,
+		"bits":   "{kb_ready = 1, kb_mode = 5, kb_count = 1000, kb_neg = -3}",
+		"primes": "{2, 3, 5, 7, 11, 13}",
+		"label":  `"kdap-label"`,
+		"color":  "KDAP_COLOR_BLUE",
+	}
 	for _, v := range append(args, locals...) {
 		if v.Err != nil {
 			t.Errorf("%s: %v", v.Name, v.Err)
 		}
 		if v.Note != notes[v.Name] {
 			t.Errorf("%s: note %q, want %q", v.Name, v.Note, notes[v.Name])
+		}
+		if want, ok := values[v.Name]; ok {
+			if got := Format(env, v.Value, false); !strings.HasPrefix(got, want) {
+				t.Errorf("%s = %s, want %s", v.Name, got, want)
+			}
 		}
 	}
 }
