@@ -144,11 +144,12 @@ func TestStopReasons(t *testing.T) {
 	trapAt := func(pc, sp uint64) func(*Frame) (Regs, error) {
 		return func(*Frame) (Regs, error) { return regs(amd64.RIP, pc, amd64.RSP, sp), nil }
 	}
+	var noOS OSRules
 	tests := []struct {
 		name   string
 		mem    Memory
 		start  Regs
-		os     fakeOS
+		os     OSRules
 		opts   []Option
 		kind   StopKind
 		msg    string
@@ -190,9 +191,21 @@ func TestStopReasons(t *testing.T) {
 		{"frame pointer below the stack pointer", newRegion(0x7000, 0x2000),
 			regs(amd64.RIP, 0x1410, amd64.RSP, sp, amd64.RBP, 0x7ff0), fakeOS{}, nil,
 			StopNoUnwindInfo, "rbp 0x7ff0 is below the stack pointer 0x8000", []string{"nocfi"}},
-		{"frame pointer 0", newRegion(0x7000, 0x2000),
-			regs(amd64.RIP, 0x1420, amd64.RSP, sp, amd64.RBP, 0), fakeOS{}, nil,
+		{"frame pointer 0 without OS rules", newRegion(0x7000, 0x2000),
+			regs(amd64.RIP, 0x1420, amd64.RSP, sp, amd64.RBP, 0), noOS, nil,
 			StopEndOfStack, "end of stack (frame pointer is 0)", []string{"nocfi"}},
+		{"frame pointer 0 in a kernel", newRegion(0x7000, 0x2000),
+			regs(amd64.RIP, 0x1420, amd64.RSP, sp, amd64.RBP, 0), fakeOS{}, nil,
+			StopNoUnwindInfo, "frame pointer chain invalid: rbp is 0", []string{"nocfi"}},
+		{"return address 0 without OS rules", newRegion(0x7000, 0x2000),
+			regs(amd64.RIP, 0x1010, amd64.RSP, sp), noOS, nil,
+			StopEndOfStack, "end of stack (return address 0)", []string{"leaf"}},
+		{"return address 0 in a kernel", newRegion(0x7000, 0x2000),
+			regs(amd64.RIP, 0x1010, amd64.RSP, sp), fakeOS{}, nil,
+			StopNotInText, "return address 0x0 not in kernel text", []string{"leaf"}},
+		{"starting pc outside text", newRegion(0x7000, 0x2000).put(sp, 0x1210),
+			regs(amd64.RIP, 0x5000, amd64.RSP, sp, amd64.RBP, sp), fakeOS{}, nil,
+			StopNotInText, "starting pc 0x5000 not in kernel text", []string{""}},
 		{"unreadable trap frame", newRegion(0x7000, 0x2000),
 			regs(amd64.RIP, 0x1310, amd64.RSP, sp), fakeOS{trap: func(*Frame) (Regs, error) { return Regs{}, errors.New("no trapframe type") }}, nil,
 			StopTrapError, "cannot read the trap frame of calltrap: no trapframe type", []string{"calltrap"}},

@@ -314,6 +314,12 @@ func (r *run) step(cur state) (next state, stop StopReason, done bool) {
 			return r.trap(&phys, regs, label, err)
 		}
 	}
+	if cur.method == MethodStart && !u.sym.InText(pc) {
+		if !r.emit(phys) {
+			return state{}, r.limit(), true
+		}
+		return state{}, StopReason{Kind: StopNotInText, Message: fmt.Sprintf("starting pc %#x not in kernel text", pc)}, true
+	}
 	caller, cfa, method, uerr := r.unwindOne(cur, lookup, entry, sp)
 	phys.CFA = cfa
 	if !r.emit(phys) {
@@ -402,6 +408,10 @@ func (r *run) failure(err error, lookup uint64) StopReason {
 	switch {
 	case errors.Is(err, errUndefinedRA):
 		return StopReason{Kind: StopEndOfStack, Message: fmt.Sprintf("end of stack (CFI marks the return address undefined at pc %#x)", lookup)}
+	case errors.Is(err, errFPEnd) && r.u.os != nil:
+		// The OS model names the functions that end a stack; a zero frame
+		// pointer elsewhere means a damaged chain.
+		return StopReason{Kind: StopNoUnwindInfo, Message: fmt.Sprintf("no unwind info for pc %#x and frame pointer chain invalid: %s is 0", lookup, r.u.arch.RegName(r.u.arch.FP)), Err: err}
 	case errors.Is(err, errFPEnd):
 		return StopReason{Kind: StopEndOfStack, Message: "end of stack (frame pointer is 0)"}
 	case errors.As(err, &re):
@@ -417,7 +427,7 @@ func (r *run) check(caller Regs, cfa, sp uint64) (StopReason, bool) {
 	a := r.u.arch
 	ra, _ := caller.Get(a.PC)
 	csp, _ := caller.Get(a.SP)
-	if ra == 0 {
+	if ra == 0 && r.u.os == nil {
 		return StopReason{Kind: StopEndOfStack, Message: "end of stack (return address 0)"}, true
 	}
 	if !r.u.sym.InText(ra) {
