@@ -22,9 +22,7 @@ func children(t *testing.T, env *Env, expr string, start, count int) ([]Child, i
 }
 
 func TestChildren(t *testing.T) {
-	tg := openFixture(t, "fp", "assert", "vmcore.mini")
-	_, frames := crashedFrames(t, tg)
-	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	env := handlerEnv(t)
 	tests := []struct {
 		expr         string
 		start, count int
@@ -92,9 +90,7 @@ func TestChildren(t *testing.T) {
 }
 
 func TestChildCount(t *testing.T) {
-	tg := openFixture(t, "fp", "assert", "vmcore.mini")
-	_, frames := crashedFrames(t, tg)
-	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	env := handlerEnv(t)
 	tests := []struct {
 		expr           string
 		named, indexed int
@@ -122,9 +118,7 @@ func TestChildCount(t *testing.T) {
 }
 
 func TestChildrenOfThreadPointer(t *testing.T) {
-	tg := openFixture(t, "fp", "assert", "vmcore.mini")
-	_, frames := crashedFrames(t, tg)
-	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	env := handlerEnv(t)
 	// *tdpp is ctx.kc_td: expanding it shows the zeroed thread.
 	cs, _ := children(t, env, "tdpp", 0, 0)
 	if len(cs) != 1 {

@@ -66,3 +66,13 @@ func eachVariant(t *testing.T, run string, f func(t *testing.T, tg *target.Targe
 		})
 	}
 }
+
+// handlerEnv returns the Env of the sysctl_kdap_handler frame of the fp
+// assert minidump.
+func handlerEnv(t testing.TB) *Env {
+	t.Helper()
+	tg := openFixture(t, "fp", "assert", "vmcore.mini")
+	_, frames := crashedFrames(t, tg)
+	env, _ := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	return env
+}
