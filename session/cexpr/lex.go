@@ -54,7 +54,7 @@ func lex(src string) ([]token, error) {
 			i++
 		}
 		if len(toks) >= maxTokens {
-			return nil, &Error{Col: i + 1, Msg: fmt.Sprintf("expression longer than %d tokens", maxTokens)}
+			return nil, &Error{Col: i + 1, Msg: fmt.Sprintf("syntax error: expression longer than %d tokens", maxTokens), Syntax: true}
 		}
 		if i >= len(src) {
 			toks = append(toks, token{kind: tEOF, col: i + 1})

@@ -643,7 +643,14 @@ func writeNode(b *strings.Builder, n Node) {
 		writeNode(b, n.Else)
 		b.WriteString(")")
 	case *Select:
-		writeNode(b, n.X)
+		switch n.X.(type) {
+		case *IntLit, *FloatLit: // `1.x` would lex as a number
+			b.WriteString("(")
+			writeNode(b, n.X)
+			b.WriteString(")")
+		default:
+			writeNode(b, n.X)
+		}
 		if n.Arrow {
 			b.WriteString("->")
 		} else {
@@ -670,8 +677,11 @@ func (tn *TypeName) String() string {
 	if tn.Const {
 		base = "const " + base
 	}
+	// The last derivation is the outermost type, which C writes closest to
+	// the (absent) name: build the declarator from it inwards.
 	decl := ""
-	for _, d := range tn.Derived {
+	for i := len(tn.Derived) - 1; i >= 0; i-- {
+		d := tn.Derived[i]
 		if d.Ptr {
 			switch {
 			case d.Const && decl != "":
