@@ -35,6 +35,16 @@ func parseMemRef(ref string) (uint64, error) {
 	return v, nil
 }
 
+// memTarget returns the opened target and the address a memory reference names.
+func (s *Session) memTarget(ref string) (*target.Target, uint64, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, 0, err
+	}
+	base, err := parseMemRef(ref)
+	return t, base, err
+}
+
 // readPartial reads up to len(b) bytes at va, page by page, stopping at the
 // first unreadable page; it returns how many bytes were read.
 func readPartial(t *target.Target, b []byte, va uint64) int {
@@ -58,11 +68,7 @@ func readPartial(t *target.Target, b []byte, va uint64) int {
 
 // readMemory returns memory bytes; unreadable ones are counted, not fatal.
 func (s *Session) readMemory(r *godap.Request, a godap.ReadMemoryArguments) (godap.Message, error) {
-	t, err := s.target()
-	if err != nil {
-		return nil, err
-	}
-	base, err := parseMemRef(a.MemoryReference)
+	t, base, err := s.memTarget(a.MemoryReference)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +131,7 @@ func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
 
 // disassemble decodes x86-64 instructions around a memory reference.
 func (s *Session) disassemble(r *godap.Request, a godap.DisassembleArguments) (godap.Message, error) {
-	t, err := s.target()
-	if err != nil {
-		return nil, err
-	}
-	base, err := parseMemRef(a.MemoryReference)
+	t, base, err := s.memTarget(a.MemoryReference)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,16 +34,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func runDAP(args []string, _ io.Writer) error {
 	fs := newFlags("dap")
-	logFile := fs.String("log-file", "", "write logs to this file (default: stderr)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	pos, err := parse(fs, args)
-	if err != nil {
+	newLogger := logFlags(fs)
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
-	}
-	logger, err := dap.NewLogger(*logFile, *logLevel)
+	logger, err := newLogger()
 	if err != nil {
 		return err
 	}
@@ -56,21 +52,16 @@ func runServe(args []string, _ io.Writer) error {
 	fs := newFlags("serve")
 	listen := fs.String("listen", dap.DefaultAddr, "TCP address to listen on")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on a non-loopback address (anyone who can connect can read the dump)")
-	logFile := fs.String("log-file", "", "write logs to this file (default: stderr)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	pos, err := parse(fs, args)
-	if err != nil {
+	newLogger := logFlags(fs)
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
 	if !*allowRemote {
 		if err := checkLoopback(*listen); err != nil {
 			return err
 		}
 	}
-	logger, err := dap.NewLogger(*logFile, *logLevel)
+	logger, err := newLogger()
 	if err != nil {
 		return err
 	}
@@ -81,9 +72,28 @@ func runServe(args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", zap.String("addr", ln.Addr().String()))
 	fmt.Fprintf(os.Stderr, "kdap: listening on %s\n", ln.Addr())
 	return dap.ServeListener(ctx, ln, sessionFactory, logger)
+}
+
+// logFlags adds --log-file and --log-level to fs and returns the function
+// that builds the logger they ask for (never on stdout).
+func logFlags(fs *flag.FlagSet) func() (*zap.Logger, error) {
+	logFile := fs.String("log-file", "", "write logs to this file (default: stderr)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	return func() (*zap.Logger, error) { return dap.NewLogger(*logFile, *logLevel) }
+}
+
+// parseNoArgs parses flags and refuses positional arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	return nil
 }
 
 // checkLoopback refuses an address that is not a loopback interface's.
