@@ -51,7 +51,9 @@ func Forget(t *target.Target) {
 }
 
 // Env resolves C names, types, registers and memory of a target for the
-// expression evaluator: in a selected stack frame, or globals only.
+// expression evaluator: in a selected stack frame, or globals only. One Env
+// is used by one goroutine at a time; the type cache Envs of a target
+// share is safe for concurrent use.
 type Env struct {
 	t   *target.Target
 	d   *debuginfo.Data // nil when the kernel has no DWARF
@@ -234,9 +236,7 @@ func (e *Env) function(name string) (cexpr.Value, error) {
 		return cexpr.Value{}, err
 	}
 	ft := &cexpr.Type{Kind: cexpr.Func, Elem: cexpr.TypeVoid}
-	r := e.d.DWARF().Reader()
-	r.Seek(f.Offset)
-	if ent, err := r.Next(); err == nil && ent != nil {
+	if ent := e.entry(f.Offset); ent != nil {
 		if toff, ok := ent.Val(dwarf.AttrType).(dwarf.Offset); ok {
 			if rt, err := e.d.TypeAt(toff); err == nil {
 				ft.Elem = e.sh.conv.convert(rt)
@@ -244,6 +244,23 @@ func (e *Env) function(name string) (cexpr.Value, error) {
 		}
 	}
 	return cexpr.Value{Type: ft, Addr: f.Entry, HasAddr: true}, nil
+}
+
+// entry reads the DIE at off, nil when it cannot be read (debug/dwarf
+// can panic on malformed input).
+func (e *Env) entry(off debuginfo.DIEOffset) (ent *dwarf.Entry) {
+	defer func() {
+		if recover() != nil {
+			ent = nil
+		}
+	}()
+	r := e.d.DWARF().Reader()
+	r.Seek(off)
+	ent, err := r.Next()
+	if err != nil || ent == nil || ent.Offset != off {
+		return nil
+	}
+	return ent
 }
 
 // Register returns a register of the selected frame: $rax…$r15, $rip,

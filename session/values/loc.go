@@ -395,11 +395,9 @@ func (e *Env) frameBase(regs *op.DwarfRegisters) (uint64, bool, error) {
 	if e.fn == nil {
 		return 0, false, fmt.Errorf("DW_OP_fbreg outside a function")
 	}
-	r := e.d.DWARF().Reader()
-	r.Seek(e.fn.Offset)
-	ent, err := r.Next()
-	if err != nil || ent == nil {
-		return 0, false, fmt.Errorf("reading the function DIE at %#x: %v", e.fn.Offset, err)
+	ent := e.entry(e.fn.Offset)
+	if ent == nil {
+		return 0, false, fmt.Errorf("cannot read the DIE of function %s at %#x", e.fn.Name, e.fn.Offset)
 	}
 	fb, ok := ent.Val(dwarf.AttrFrameBase).([]byte)
 	if !ok {
@@ -548,7 +546,12 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 // callValueExpr finds, in the function whose DIE is at fnOff, the call
 // site returning to retPC and its parameter passed in register reg, and
 // returns that parameter's DW_AT_call_value expression.
-func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) []byte {
+func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (expr []byte) {
+	defer func() {
+		if recover() != nil {
+			expr = nil
+		}
+	}()
 	r := e.d.DWARF().Reader()
 	r.Seek(fnOff)
 	root, err := r.Next()
