@@ -10,9 +10,9 @@ import (
 
 // Page sizes that an x86-64 translation can end in.
 const (
-	PageSize4K = 1 << 12
-	PageSize2M = 1 << 21
-	PageSize1G = 1 << 30
+	PageSize4K = 1 << 12 // a PTE's page
+	PageSize2M = 1 << 21 // a PDE with PS set
+	PageSize1G = 1 << 30 // a PDPTE with PS set
 )
 
 // Page-table entry bits used by the walk.

@@ -15,9 +15,9 @@ import (
 
 // Magic strings of the header.
 const (
-	MagicKernel  = "FreeBSD Kernel Dump"
-	MagicText    = "FreeBSD Text Dump"
-	MagicCleared = "Cleared Kernel Dump"
+	MagicKernel  = "FreeBSD Kernel Dump" // a memory dump follows
+	MagicText    = "FreeBSD Text Dump"   // a textdump (tar of ddb output) follows
+	MagicCleared = "Cleared Kernel Dump" // savecore(8) has saved and cleared it
 )
 
 // Size is the size of struct kerneldumpheader.
@@ -25,9 +25,9 @@ const Size = 512
 
 // Compression algorithms of the compression field.
 const (
-	CompNone = 0
-	CompGzip = 1
-	CompZstd = 2
+	CompNone = 0 // KERNELDUMP_COMP_NONE
+	CompGzip = 1 // KERNELDUMP_COMP_GZIP
+	CompZstd = 2 // KERNELDUMP_COMP_ZSTD
 )
 
 // Header is a decoded struct kerneldumpheader. Its integer fields are
