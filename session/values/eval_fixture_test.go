@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdap/kdap/internal/testfixture"
 	"github.com/kdap/kdap/session/cexpr"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
@@ -398,4 +399,33 @@ func TestEntryValuesThroughCallSites(t *testing.T) {
 		checkExpr(t, us, evalCase{expr: "name[0]", want: "6"})
 		checkExpr(t, us, evalCase{expr: "req.td == td", want: "1"})
 	})
+}
+
+// TestWithoutDWARF evaluates with the ELF symbol table only: variables are
+// gdb's int-typed "data variable, no debug info".
+func TestWithoutDWARF(t *testing.T) {
+	kernel := testfixture.Path(t, "fbsdkern/fixtures/fp/kernel.debug")
+	core := testfixture.Path(t, "fbsdkern/fixtures/fp/assert/vmcore.mini")
+	tg, err := target.Open(core, kernel, target.Options{NoDWARF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { Forget(tg); tg.Close() }()
+	env := NewGlobalEnv(tg)
+	for _, c := range []evalCase{
+		{expr: "hz", want: "1000"},
+		{expr: "mp_ncpus", want: "2"},
+		{expr: "sizeof(hz)", want: "4"},
+		// struct msgbuf as ints: msg_ptr in [0] and [1], msg_magic, msg_size.
+		{expr: "((int *)*(long *)&msgbufp)[2]", want: "405602"},
+		{expr: "((int *)*(long *)&msgbufp)[3]", want: "8192"},
+		{expr: "&kdap_default_handler", want: "<kdap_default_handler>", sub: true},
+		{expr: "sizeof(struct pcb)", err: "pcb"},
+		{expr: "KDAP_COLOR_BLUE", err: "unknown identifier"},
+	} {
+		checkExpr(t, env, c)
+	}
+	if got := cexpr.TypeString(mustEval(t, env, "hz").Type); got != "<data variable, no debug info>" {
+		t.Errorf("hz has type %q without DWARF", got)
+	}
 }
