@@ -106,27 +106,53 @@ func decodeAt(t *target.Target, addr uint64) decoded {
 	return decoded{addr: addr, raw: raw, inst: inst, ok: true}
 }
 
+// maxBackFuncs bounds how many functions a backwards disassembly crosses.
+const maxBackFuncs = 64
+
 // instructionsBefore returns the addresses of up to n instructions that end
-// at or before addr, decoding from the start of the function that holds it.
+// at or before addr. x86 cannot be decoded backwards, so it decodes forwards
+// from the start of the function holding each stretch, walking to earlier
+// functions (across alignment padding) until it has n instructions.
 func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
-	sym, off, ok := t.Kernel.Syms.Addr(addr)
-	if !ok || off == 0 || off > maxBackDecode {
-		return nil
-	}
 	var addrs []uint64
-	for pc := sym.Addr; pc < addr; {
-		d := decodeAt(t, pc)
-		addrs = append(addrs, pc)
-		if d.ok {
-			pc += uint64(d.inst.Len)
-		} else {
-			pc++
+	end := addr
+	for range maxBackFuncs {
+		start, ok := functionStartBefore(t, end)
+		if !ok {
+			break
 		}
+		var seg []uint64
+		for pc := start; pc < end; {
+			seg = append(seg, pc)
+			d := decodeAt(t, pc)
+			pc += uint64(max(len(d.raw), 1))
+		}
+		addrs = append(seg, addrs...)
+		if len(addrs) >= n || start == 0 {
+			break
+		}
+		end = start
 	}
 	if len(addrs) > n {
 		addrs = addrs[len(addrs)-n:]
 	}
 	return addrs
+}
+
+// functionStartBefore returns the start of the symbol holding the byte just
+// below end, looking past up to 64 bytes of unnamed padding.
+func functionStartBefore(t *target.Target, end uint64) (uint64, bool) {
+	for gap := uint64(1); gap <= 64 && gap <= end; gap++ {
+		sym, off, ok := t.Kernel.Syms.Addr(end - gap)
+		if !ok {
+			continue
+		}
+		if off > maxBackDecode {
+			return 0, false
+		}
+		return sym.Addr, true
+	}
+	return 0, false
 }
 
 // disassemble decodes x86-64 instructions around a memory reference.
@@ -147,9 +173,15 @@ func (s *Session) disassemble(r *godap.Request, a godap.DisassembleArguments) (g
 	if skip < 0 {
 		back := instructionsBefore(t, pc, -skip)
 		// Pad what cannot be decoded backwards so that the caller gets
-		// the instruction at pc at index -instructionOffset.
-		for i := len(back); i < -skip; i++ {
-			out = append(out, godap.DisassembledInstruction{Address: fmt.Sprintf("%#x", pc-uint64(-skip-i)), Instruction: "??"})
+		// the instruction at pc at index -instructionOffset; the pads
+		// take the bytes just below the first decoded instruction.
+		first := pc
+		if len(back) > 0 {
+			first = back[0]
+		}
+		pad := -skip - len(back)
+		for i := range pad {
+			out = append(out, godap.DisassembledInstruction{Address: fmt.Sprintf("%#x", first-uint64(pad-i)), Instruction: "??"})
 		}
 		for _, a := range back {
 			out = append(out, s.instruction(t, decodeAt(t, a)))

@@ -247,6 +247,18 @@ func TestSessionFixture(t *testing.T) {
 	if !found || len(dis) != 401 {
 		t.Errorf("disassembly backwards from doadump's pc: %d instructions, symbol doadump found %v", len(dis), found)
 	}
+	// Backwards across functions: contiguous instructions ending at pc.
+	for i := 1; i < len(dis); i++ {
+		prev, _ := strconv.ParseUint(dis[i-1].Address, 0, 64)
+		cur, _ := strconv.ParseUint(dis[i].Address, 0, 64)
+		if prev+uint64(len(dis[i-1].InstructionBytes)/2) != cur {
+			t.Errorf("instruction %d at %s (%s) does not follow %s (%s)", i, dis[i].Address, dis[i].Instruction, dis[i-1].Address, dis[i-1].InstructionBytes)
+			break
+		}
+	}
+	if dis[400].Address != frames[0].InstructionPointerReference {
+		t.Errorf("instruction 400 at %s, want frame 0's pc %s", dis[400].Address, frames[0].InstructionPointerReference)
+	}
 
 	// Modules, exception info, snapshot errors.
 	mods := c.mustCall("modules", nil).(*godap.ModulesResponse).Body.Modules
