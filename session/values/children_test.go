@@ -201,3 +201,46 @@ func TestEvalNameSpelling(t *testing.T) {
 		}
 	}
 }
+
+func TestChildrenSynthetic(t *testing.T) {
+	intT := cexpr.TypeInt
+	inner := &cexpr.Type{Kind: cexpr.Union, Size: 4, Members: []cexpr.Member{{Name: "u_i", Type: intT}, {Name: "u_c", Type: cexpr.TypeChar}}}
+	st := &cexpr.Type{Kind: cexpr.Struct, Name: "anon", Size: 12, Members: []cexpr.Member{
+		{Name: "a", Type: intT, Offset: 0},
+		{Name: "", Type: inner, Offset: 4},
+		{Name: "f", Type: cexpr.TypeUInt, Offset: 8, BitOffset: 3, BitSize: 5},
+	}}
+	// A value held in bytes (a register or composite location), not memory.
+	b := []byte{1, 0, 0, 0, 0x41, 0, 0, 0, 0xf8, 0, 0, 0}
+	v := cexpr.Value{Type: st, Bytes: b}
+	cs, total, err := Children(nil, "s", v, 0, 0)
+	if err != nil || total != 4 {
+		t.Fatalf("children: %d, %v", total, err)
+	}
+	want := []struct{ name, eval, val string }{
+		{"a", "s.a", "1"}, {"u_i", "s.u_i", "65"}, {"u_c", "s.u_c", "65 'A'"}, {"f", "s.f", "31"},
+	}
+	for i, w := range want {
+		c := cs[i]
+		if got := cexpr.Format(nil, c.Value, cexpr.FormatOptions{}); c.Name != w.name || c.EvalName != w.eval || got != w.val {
+			t.Errorf("child %d: %q %q %s, want %q %q %s", i, c.Name, c.EvalName, got, w.name, w.eval, w.val)
+		}
+	}
+	// Elements of an array held in bytes, paged.
+	arr := cexpr.Value{Type: cexpr.ArrayOf(cexpr.TypeShort, 3), Bytes: []byte{1, 0, 2, 0, 0xff, 0xff}}
+	cs, total, err = Children(nil, "x@3", arr, 1, 5)
+	if err != nil || total != 3 || len(cs) != 2 {
+		t.Fatalf("array children: %d of %d, %v", len(cs), total, err)
+	}
+	if got := cexpr.Format(nil, cs[1].Value, cexpr.FormatOptions{}); cs[1].EvalName != "(x@3)[2]" || got != "-1" {
+		t.Errorf("element 2: %q = %s, want (x@3)[2] = -1", cs[1].EvalName, got)
+	}
+	if _, _, err := Children(nil, "x", arr, -1, 1); err == nil {
+		t.Error("a negative start gave no error")
+	}
+	// A member beyond the bytes held is an error, not a panic.
+	short := cexpr.Value{Type: st, Bytes: b[:6]}
+	if _, _, err := Children(nil, "s", short, 0, 0); err == nil {
+		t.Error("members of a short value gave no error")
+	}
+}

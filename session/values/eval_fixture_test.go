@@ -429,3 +429,31 @@ func TestWithoutDWARF(t *testing.T) {
 		t.Errorf("hz has type %q without DWARF", got)
 	}
 }
+
+// TestConcurrentEnvs evaluates in several Envs of one target at once; the
+// shared type cache must hold (run with -race).
+func TestConcurrentEnvs(t *testing.T) {
+	tg := openFixture(t, "fp", "assert", "vmcore.mini")
+	_, frames := crashedFrames(t, tg)
+	_, idx := frameEnv(t, tg, frames, "sysctl_kdap_handler")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			env, err := NewFrameEnv(tg, frames, idx)
+			if err == nil {
+				var v cexpr.Value
+				if v, err = cexpr.Evaluate(env, "ctx.kc_td->td_proc == 0 && pair.kp_key == 42 && sizeof(struct thread) > 0"); err == nil {
+					if got := Format(env, v, false); got != "1" {
+						err = fmt.Errorf("got %s, want 1", got)
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
