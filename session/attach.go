@@ -39,7 +39,7 @@ type substitution struct {
 var kernelNames = []string{"kernel.debug", "kernel", "vmlinux"}
 
 // attach opens the dump the arguments name.
-func (s *Session) attach(raw json.RawMessage) error {
+func (s *Session) attach(reqSeq int, raw json.RawMessage) error {
 	if s.t != nil {
 		return errors.New("a crash dump is already open in this session")
 	}
@@ -67,19 +67,23 @@ func (s *Session) attach(raw json.RawMessage) error {
 	}
 	if a.LogFile != "" || a.LogLevel != "" {
 		if l, err := newFileLogger(a.LogFile, a.LogLevel); err == nil {
-			s.log = l
+			s.log, s.ownLog = l, l
 		} else {
 			s.log.Warn("logFile/logLevel ignored", zap.Error(err))
 		}
 	}
+	end := s.progress(reqSeq, "Opening "+filepath.Base(a.Core))
 	t, err := target.Open(a.Core, a.Kernel, target.Options{Logger: s.log})
 	if err != nil {
+		end("failed")
 		return err
 	}
 	if _, err := t.Threads(); err != nil {
+		end("failed")
 		t.Close()
 		return fmt.Errorf("not a crash dump: %w", err)
 	}
+	end("")
 	u, err := stack.New(t)
 	if err != nil {
 		t.Close()
@@ -90,6 +94,20 @@ func (s *Session) attach(raw json.RawMessage) error {
 	s.mu.Unlock()
 	s.log.Info("dump opened", zap.String("core", a.Core), zap.String("kernel", a.Kernel))
 	return nil
+}
+
+// progress reports long work to a client that supports progress events; the
+// returned function ends the report with an optional message.
+func (s *Session) progress(reqSeq int, title string) func(msg string) {
+	if !s.client.SupportsProgressReporting {
+		return func(string) {}
+	}
+	s.nextProgress++
+	id := fmt.Sprintf("kdap-%d", s.nextProgress)
+	s.send(&godap.ProgressStartEvent{Event: event("progressStart"), Body: godap.ProgressStartEventBody{ProgressId: id, Title: title, RequestId: reqSeq}})
+	return func(msg string) {
+		s.send(&godap.ProgressEndEvent{Event: event("progressEnd"), Body: godap.ProgressEndEventBody{ProgressId: id, Message: msg}})
+	}
 }
 
 // findKernel returns a kernel file beside the dump, or "".

@@ -172,3 +172,25 @@ func TestSourcesAndCompletions(t *testing.T) {
 	}
 	c.disconnect()
 }
+
+func TestLaunchWithProgressAndLogFile(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "kdap.log")
+	c := pipeClient(t)
+	c.mustCall("initialize", map[string]any{"adapterID": "kdap", "supportsProgressReporting": true})
+	c.mustCall("launch", map[string]any{"core": fixtureCore(t), "kernel": fixtureKernel(t), "logFile": logFile, "logLevel": "debug"})
+	start := c.event("progressStart").(*godap.ProgressStartEvent)
+	end := c.event("progressEnd").(*godap.ProgressEndEvent)
+	if start.Body.ProgressId == "" || end.Body.ProgressId != start.Body.ProgressId || end.Body.Message != "" {
+		t.Errorf("progress start %+v end %+v", start.Body, end.Body)
+	}
+	c.event("initialized")
+	c.mustCall("configurationDone", nil)
+	if s := c.event("stopped").(*godap.StoppedEvent); s.Body.ThreadId != crashedTID {
+		t.Errorf("stopped on %d", s.Body.ThreadId)
+	}
+	c.disconnect()
+	b, err := os.ReadFile(logFile)
+	if err != nil || !strings.Contains(string(b), "dump opened") {
+		t.Errorf("log file: %v, %q; want the attach logged", err, b)
+	}
+}

@@ -67,8 +67,10 @@ type Session struct {
 	genv      *values.Env         // globals-only expression environment
 	fenvs     map[int]*values.Env // per DAP frame id
 
-	client godap.InitializeRequestArguments
-	send   func(godap.Message)
+	client       godap.InitializeRequestArguments
+	send         func(godap.Message)
+	nextProgress int
+	ownLog       *zap.Logger // the logger attach built from logFile, closed with the session
 }
 
 // threadStack is a thread's backtrace with the DAP ids of its frames.
@@ -102,6 +104,9 @@ func New(opts Options) *Session {
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ownLog != nil {
+		_ = s.ownLog.Sync()
+	}
 	if s.t == nil {
 		return nil
 	}
@@ -194,13 +199,13 @@ func (s *Session) dispatch(ctx context.Context, req godap.RequestMessage) (godap
 		s.client = req.Arguments
 		return &godap.InitializeResponse{Response: ok(r), Body: capabilities()}, nil
 	case *godap.AttachRequest:
-		if err := s.attach(req.Arguments); err != nil {
+		if err := s.attach(r.Seq, req.Arguments); err != nil {
 			return nil, withID(ErrIDAttach, err)
 		}
 		s.send(&godap.AttachResponse{Response: ok(r)})
 		return &godap.InitializedEvent{Event: event("initialized")}, nil
 	case *godap.LaunchRequest:
-		if err := s.attach(req.Arguments); err != nil {
+		if err := s.attach(r.Seq, req.Arguments); err != nil {
 			return nil, withID(ErrIDAttach, err)
 		}
 		s.send(&godap.LaunchResponse{Response: ok(r)})
