@@ -30,8 +30,21 @@ type CFIIndex struct {
 
 // rowEntry caches the unwind row established at one pc.
 type rowEntry struct {
-	ctx *frame.FrameContext
+	row *cfaRow
 	err error
+}
+
+// cfaRow is one row of the unwind table with what is needed to read
+// DW_CFA_restore correctly: Delve's interpreter turns a restore into the
+// undefined rule, so a register left undefined that no DW_CFA_undefined
+// names takes its CIE rule instead.
+type cfaRow struct {
+	ctx *frame.FrameContext
+	// cie holds the rules of the CIE's initial instructions.
+	cie map[uint64]frame.DWRule
+	// undef has bit n set when some DW_CFA_undefined names register n, or
+	// all bits when the programs could not be scanned.
+	undef uint64
 }
 
 // maxCachedRows bounds the row cache; it is emptied when full.
@@ -94,21 +107,42 @@ func (x *CFIIndex) FDEForPC(pc uint64) (*frame.FrameDescriptionEntry, error) {
 }
 
 // row returns the unwind row of fde at pc, cached per pc.
-func (x *CFIIndex) row(fde *frame.FrameDescriptionEntry, pc uint64) (*frame.FrameContext, error) {
+func (x *CFIIndex) row(fde *frame.FrameDescriptionEntry, pc uint64) (*cfaRow, error) {
 	x.rowMu.Lock()
 	e, ok := x.rows[pc]
 	x.rowMu.Unlock()
 	if ok {
-		return e.ctx, e.err
+		return e.row, e.err
 	}
-	ctx, err := establish(fde, pc)
+	row, err := newRow(fde, pc)
 	x.rowMu.Lock()
 	if len(x.rows) >= maxCachedRows {
 		clear(x.rows)
 	}
-	x.rows[pc] = rowEntry{ctx, err}
+	x.rows[pc] = rowEntry{row, err}
 	x.rowMu.Unlock()
-	return ctx, err
+	return row, err
+}
+
+// newRow establishes the row of fde at pc.
+func newRow(fde *frame.FrameDescriptionEntry, pc uint64) (*cfaRow, error) {
+	ctx, err := establish(fde, pc)
+	if err != nil {
+		return nil, err
+	}
+	row := &cfaRow{ctx: ctx, undef: ^uint64(0)}
+	// Below the FDE's first address only the CIE's instructions run.
+	if fde.Begin() > 0 {
+		if cie, err := establish(fde, fde.Begin()-1); err == nil {
+			row.cie = cie.Regs
+			u1, ok1 := undefinedRegs(fde.CIE.InitialInstructions)
+			u2, ok2 := undefinedRegs(fde.Instructions)
+			if ok1 && ok2 {
+				row.undef = u1 | u2
+			}
+		}
+	}
+	return row, nil
 }
 
 // establish runs the CFA program of fde up to pc. The interpreter panics on
@@ -127,7 +161,7 @@ func establish(fde *frame.FrameDescriptionEntry, pc uint64) (ctx *frame.FrameCon
 }
 
 // rowFor looks up and evaluates the unwind row for pc through cfi.
-func rowFor(cfi CFI, pc uint64) (*frame.FrameContext, error) {
+func rowFor(cfi CFI, pc uint64) (*cfaRow, error) {
 	if cfi == nil {
 		return nil, nil
 	}
@@ -138,7 +172,7 @@ func rowFor(cfi CFI, pc uint64) (*frame.FrameContext, error) {
 	if x, ok := cfi.(*CFIIndex); ok {
 		return x.row(fde, pc)
 	}
-	return establish(fde, pc)
+	return newRow(fde, pc)
 }
 
 // errUndefinedRA reports a CFI row that marks the return address undefined,
@@ -169,7 +203,8 @@ func readPtr(mem Memory, a *Arch, va uint64) (uint64, error) {
 
 // cfiStep computes the caller's registers from the callee's registers cur
 // and the unwind row ctx. It returns the callee's CFA too.
-func cfiStep(a *Arch, mem Memory, ctx *frame.FrameContext, cur *Regs) (caller Regs, cfa uint64, err error) {
+func cfiStep(a *Arch, mem Memory, row *cfaRow, cur *Regs) (caller Regs, cfa uint64, err error) {
+	ctx := row.ctx
 	cfa, err = evalCFA(a, mem, ctx, cur)
 	if err != nil {
 		return Regs{}, 0, err
@@ -177,6 +212,9 @@ func cfiStep(a *Arch, mem Memory, ctx *frame.FrameContext, cur *Regs) (caller Re
 	raReg := int(ctx.RetAddrReg)
 	for n := 0; n < a.NumRegs; n++ {
 		rule, ok := ctx.Regs[uint64(n)]
+		if ok && rule.Rule == frame.RuleUndefined && row.undef&(1<<uint(n)) == 0 {
+			rule, ok = row.cie[uint64(n)] // restored to its initial rule
+		}
 		if !ok {
 			if n != a.SP && n != raReg && a.isCalleeSaved(n) {
 				if v, ok := cur.Get(n); ok {
@@ -363,4 +401,78 @@ func skipLEB(b []byte, i int) int {
 		}
 	}
 	return len(b) + 1
+}
+
+// undefinedRegs scans a CFA program for DW_CFA_undefined and returns the
+// registers it names; ok is false when an instruction is not understood.
+func undefinedRegs(prog []byte) (regs uint64, ok bool) {
+	for i := 0; i < len(prog); {
+		op := prog[i]
+		i++
+		var ulebs, slebs, fixed, blocks int
+		switch {
+		case op&0xc0 == 0x80: // DW_CFA_offset
+			ulebs = 1
+		case op&0xc0 != 0, op == 0x00, op == 0x0a, op == 0x0b: // advance_loc, restore, nop, remember/restore_state
+		case op == 0x01: // set_loc
+			fixed = 8
+		case op >= 0x02 && op <= 0x04: // advance_loc1/2/4
+			fixed = 1 << (op - 2)
+		case op == 0x07: // DW_CFA_undefined
+			start := i
+			i = skipLEB(prog, i)
+			if i > len(prog) {
+				return 0, false
+			}
+			if n, w := decodeULEB(prog[start:i]); w && n < 64 {
+				regs |= 1 << n
+			}
+			continue
+		case op == 0x05, op == 0x09, op == 0x0c, op == 0x14: // two ULEBs
+			ulebs = 2
+		case op == 0x06, op == 0x08, op == 0x0d, op == 0x0e, op == 0x2e:
+			ulebs = 1
+		case op == 0x11, op == 0x12, op == 0x15: // ULEB, SLEB
+			ulebs, slebs = 1, 1
+		case op == 0x13:
+			slebs = 1
+		case op == 0x0f:
+			blocks = 1
+		case op == 0x10, op == 0x16:
+			ulebs, blocks = 1, 1
+		default:
+			return 0, false
+		}
+		for range ulebs + slebs {
+			i = skipLEB(prog, i)
+		}
+		for range blocks {
+			start := i
+			i = skipLEB(prog, i)
+			if i > len(prog) {
+				return 0, false
+			}
+			n, w := decodeULEB(prog[start:i])
+			if !w || n > uint64(len(prog)-i) {
+				return 0, false
+			}
+			i += int(n)
+		}
+		i += fixed
+		if i > len(prog) {
+			return 0, false
+		}
+	}
+	return regs, true
+}
+
+// decodeULEB decodes a whole ULEB128 number; ok is false past 64 bits.
+func decodeULEB(b []byte) (v uint64, ok bool) {
+	for k, c := range b {
+		if k >= 10 {
+			return 0, false
+		}
+		v |= uint64(c&0x7f) << (7 * uint(k))
+	}
+	return v, true
 }
