@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	godap "github.com/google/go-dap"
+	"github.com/kdap/kdap/session/cexpr"
+	"github.com/kdap/kdap/session/values"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/symbols"
 	"github.com/kdap/kdap/unwind"
@@ -400,7 +402,9 @@ func (s *Session) completions(r *godap.Request, a godap.CompletionsArguments) (g
 		sort.Slice(items, func(a, b int) bool { return items[a].Label < items[b].Label })
 	}
 	before := strings.TrimRight(text[:i], " ")
-	if !strings.HasSuffix(before, ".") && !strings.HasSuffix(before, "->") && word != "" {
+	if strings.HasSuffix(before, ".") || strings.HasSuffix(before, "->") {
+		items = append(items, s.memberCompletions(before, word, a.FrameId)...)
+	} else if word != "" {
 		for _, sym := range t.Kernel.Syms.WithPrefix(word, maxCompletions) {
 			typ := godap.CompletionItemType("variable")
 			if sym.Kind == symbols.Func {
@@ -420,6 +424,60 @@ func (s *Session) completions(r *godap.Request, a godap.CompletionsArguments) (g
 		items = []godap.CompletionItem{}
 	}
 	return &godap.CompletionsResponse{Response: ok(r), Body: godap.CompletionsResponseBody{Targets: items}}, nil
+}
+
+// memberCompletions lists the members named word… of the struct that the
+// expression before "." or "->" in before denotes.
+func (s *Session) memberCompletions(before, word string, frameID int) []godap.CompletionItem {
+	op := "."
+	if strings.HasSuffix(before, "->") {
+		op = "->"
+	}
+	base := strings.TrimSuffix(before, op)
+	// Walk back over the operand: identifiers, member and index
+	// operators, and whole parenthesized groups.
+	j, depth := len(base), 0
+scan:
+	for j > 0 {
+		c := base[j-1]
+		switch {
+		case c == ')':
+			depth++
+		case c == '(' && depth > 0:
+			depth--
+		case isIdentByte(c) || strings.IndexByte(".->[]", c) >= 0:
+		case depth > 0 && c != '(':
+		default:
+			break scan
+		}
+		j--
+	}
+	expr := base[j:]
+	if expr == "" {
+		return nil
+	}
+	if op == "->" {
+		expr = "*(" + expr + ")"
+	}
+	env, err := s.envFor(frameID)
+	if err != nil {
+		return nil
+	}
+	v, err := cexpr.Evaluate(env, expr)
+	if err != nil {
+		return nil
+	}
+	kids, _, err := values.Children(env, expr, v, 0, maxCompletions)
+	if err != nil {
+		return nil
+	}
+	var out []godap.CompletionItem
+	for _, k := range kids {
+		if strings.HasPrefix(k.Name, word) && k.Name != "" && isIdentByte(k.Name[0]) {
+			out = append(out, godap.CompletionItem{Label: k.Name, Type: "field"})
+		}
+	}
+	return out
 }
 
 // isIdentByte reports whether c can be part of a C identifier.

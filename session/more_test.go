@@ -161,6 +161,12 @@ func TestSourcesAndCompletions(t *testing.T) {
 	if l := complete("print sysctl_kdap_h"); len(l) != 1 || l[0] != "sysctl_kdap_handler" {
 		t.Errorf("completions of sysctl_kdap_h: %v", l)
 	}
+	if l := complete("msgbufp->msg_s"); strings.Join(l, ",") != "msg_size,msg_seqmod" {
+		t.Errorf("completions of msgbufp->msg_s: %v, want msg_size,msg_seqmod (struct msgbuf order)", l)
+	}
+	if l := complete("(*msgbufp).msg_r"); strings.Join(l, ",") != "msg_rseq" {
+		t.Errorf("completions of (*msgbufp).msg_r: %v, want msg_rseq", l)
+	}
 	if l := complete("zz_no_such_prefix"); len(l) != 0 {
 		t.Errorf("completions of an unknown prefix: %v", l)
 	}

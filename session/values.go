@@ -48,6 +48,15 @@ func (s *Session) frameEnv(frameID int) (*values.Env, error) {
 	return env, nil
 }
 
+// envFor returns the environment of a DAP frame, or the globals-only one
+// when frameID names no frame (0 or stale).
+func (s *Session) envFor(frameID int) (*values.Env, error) {
+	if _, known := s.frames[frameID]; known {
+		return s.frameEnv(frameID)
+	}
+	return s.globalEnv()
+}
+
 // variable converts a value to a DAP variable, registering a handle when it
 // has children.
 func (s *Session) variable(env *values.Env, name, evalName string, v cexpr.Value, note string, hex bool) godap.Variable {
@@ -129,13 +138,7 @@ type evalResult struct {
 
 // evalExpr evaluates a C expression in the frame frameID (0: globals).
 func (s *Session) evalExpr(expr string, frameID int, hex bool) (evalResult, error) {
-	var env *values.Env
-	var err error
-	if _, known := s.frames[frameID]; known {
-		env, err = s.frameEnv(frameID)
-	} else {
-		env, err = s.globalEnv()
-	}
+	env, err := s.envFor(frameID)
 	if err != nil {
 		return evalResult{}, err
 	}
