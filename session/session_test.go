@@ -194,6 +194,28 @@ func TestSessionFixture(t *testing.T) {
 	if r, want := ev("panicstr", "hover", 0), `"`+strings.ReplaceAll(panicString, `\`, `\\`)+`"`; !strings.Contains(r.Body.Result, want) {
 		t.Errorf("panicstr = %q, want it to contain %q", r.Body.Result, want)
 	}
+	if r := c.mustCall("evaluate", map[string]any{"expression": "hz", "context": "hover", "format": map[string]any{"hex": true}}).(*godap.EvaluateResponse); r.Body.Result != "0x3e8" {
+		t.Errorf("hz in hex = %q, want 0x3e8", r.Body.Result)
+	}
+	// A pointer expands to its target, whose members are msgbuf's.
+	if r := ev("msgbufp", "hover", 0); r.Body.VariablesReference == 0 {
+		t.Errorf("msgbufp has no children: %+v", r.Body)
+	} else {
+		kids := c.mustCall("variables", map[string]any{"variablesReference": r.Body.VariablesReference}).(*godap.VariablesResponse).Body.Variables
+		if len(kids) != 1 || kids[0].VariablesReference == 0 || kids[0].EvaluateName == "" {
+			t.Fatalf("msgbufp children = %+v, want its target", kids)
+		}
+		members := map[string]string{}
+		for _, m := range c.mustCall("variables", map[string]any{"variablesReference": kids[0].VariablesReference, "format": map[string]any{"hex": true}}).(*godap.VariablesResponse).Body.Variables {
+			members[m.Name] = m.Value
+			if m.EvaluateName == "" || m.MemoryReference == "" {
+				t.Errorf("member %s: evaluateName %q memoryReference %q", m.Name, m.EvaluateName, m.MemoryReference)
+			}
+		}
+		if members["msg_magic"] != "0x63062" || members["msg_size"] != "0x2000" || members["msg_seqmod"] != "0x20000" {
+			t.Errorf("*msgbufp in hex = %v, want msg_magic 0x63062, msg_size 0x2000, msg_seqmod 0x20000", members)
+		}
+	}
 	if r := ev("pair.kp_key", "repl", handler.Id); r.Body.Result != "42" {
 		t.Errorf("pair.kp_key in sysctl_kdap_handler = %q, want 42", r.Body.Result)
 	}
