@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("bt", verb{summary: "print backtraces like kgdb (crashed thread, --tid N, or -a for all)",
-		usage: "bt CORE KERNEL [--tid N | -a] [--json]", run: runBt})
+		usage: "bt CORE KERNEL [--tid N | -a] [--args] [--json]", run: runBt})
 }
 
 // frameJSON is a frame as bt --json prints it.
@@ -25,6 +25,7 @@ type frameJSON struct {
 	Inlined  bool   `json:"inlined,omitempty"`
 	Label    string `json:"label,omitempty"`
 	Method   string `json:"method"`
+	Args     string `json:"args,omitempty"`
 }
 
 func runBt(args []string, w io.Writer) error {
@@ -32,6 +33,7 @@ func runBt(args []string, w io.Writer) error {
 	tid := fs.Int64("tid", 0, "thread id (default: the crashed thread)")
 	all := fs.Bool("a", false, "every thread")
 	asJSON := fs.Bool("json", false, "print JSON")
+	withArgs := fs.Bool("args", false, "show argument values like kgdb")
 	noDWARF := fs.Bool("no-dwarf", false, "ignore the kernel's DWARF")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -90,12 +92,15 @@ func runBt(args []string, w io.Writer) error {
 			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.TID, th.DisplayName(), th.RegsFrom)
 		}
 		n := 0
-		for _, f := range frames {
+		for fi, f := range frames {
 			fj := frameJSON{Index: n, Kind: f.Kind.String(), PC: fmt.Sprintf("%#x", f.PC), Function: f.Function,
 				File: f.File, Line: f.Line, Inlined: f.Inlined, Label: f.Label, Method: f.Method.String()}
+			if *withArgs && f.Kind != unwind.KindTrap {
+				fj.Args = frameArgs(t, frames, fi)
+			}
 			tb.Frames = append(tb.Frames, fj)
 			if !*asJSON {
-				printFrame(w, t, n, f)
+				printFrame(w, n, f, fj.Args)
 			}
 			if f.Kind != unwind.KindTrap {
 				n++
@@ -113,7 +118,7 @@ func runBt(args []string, w io.Writer) error {
 }
 
 // printFrame prints one frame the way kgdb does.
-func printFrame(w io.Writer, t *target.Target, n int, f unwind.Frame) {
+func printFrame(w io.Writer, n int, f unwind.Frame, args string) {
 	if f.Kind == unwind.KindTrap {
 		fmt.Fprintln(w, f.Label)
 		return
@@ -127,12 +132,12 @@ func printFrame(w io.Writer, t *target.Target, n int, f unwind.Frame) {
 		loc = fmt.Sprintf(" at %s:%d", f.File, f.Line)
 	}
 	if f.Inlined {
-		fmt.Fprintf(w, "#%-2d %s [inlined] ()%s\n", n, fn, loc)
+		fmt.Fprintf(w, "#%-2d %s [inlined] (%s)%s\n", n, fn, args, loc)
 		return
 	}
 	if n == 0 {
-		fmt.Fprintf(w, "#%-2d %s ()%s\n", n, fn, loc)
+		fmt.Fprintf(w, "#%-2d %s (%s)%s\n", n, fn, args, loc)
 		return
 	}
-	fmt.Fprintf(w, "#%-2d %#016x in %s ()%s\n", n, f.PC, fn, loc)
+	fmt.Fprintf(w, "#%-2d %#016x in %s (%s)%s\n", n, f.PC, fn, args, loc)
 }

@@ -89,3 +89,31 @@ func TestReadAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalAndArgs(t *testing.T) {
+	core, kernel := fixturePaths(t, "fp", "assert")
+	// testdata/README.md: locals of sysctl_kdap_handler (frame 6 of the
+	// crashed thread) and globals.
+	cases := []struct{ expr, want string }{
+		{"pair.kp_key", "42"},
+		{"color", "KDAP_COLOR_BLUE"},
+		{"handler", "<kdap_default_handler>"},
+		{"primes[5]", "13"},
+		{"allproc.lh_first->p_pid", "806"},
+		{"sizeof(struct pcb)", "320"},
+		{"scratch", "<optimized out>"},
+	}
+	for _, c := range cases {
+		out, stderr, code := runCmd(t, "eval", core, kernel, "--frame", "6", c.expr)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("eval %s: exit %d %q %q; want %q", c.expr, code, out, stderr, c.want)
+		}
+	}
+	if _, stderr, code := runCmd(t, "eval", core, kernel, "--frame", "99", "hz"); code != 1 || !strings.Contains(stderr, "there is no frame 99") {
+		t.Errorf("frame 99: exit %d %q", code, stderr)
+	}
+	out, _, code := runCmd(t, "bt", "--args", core, kernel)
+	if code != 0 || !strings.Contains(out, "in sysctl_kdap_handler (oidp=0x") || !strings.Contains(out, "kdap_thread_name_ok [inlined] (td=<optimized out>)") {
+		t.Errorf("bt --args: exit %d\n%s", code, out)
+	}
+}
