@@ -70,6 +70,15 @@ func dialClient(t testing.TB, addr string) *client {
 // request sends a request and returns its seq.
 func (c *client) request(command string, args any) int {
 	c.t.Helper()
+	seq, err := c.send(command, args)
+	if err != nil {
+		c.t.Fatalf("%s: %v", command, err)
+	}
+	return seq
+}
+
+// send writes a request; it may be called from any goroutine.
+func (c *client) send(command string, args any) (int, error) {
 	c.seq++
 	m := map[string]any{"seq": c.seq, "type": "request", "command": command}
 	if args != nil {
@@ -77,13 +86,11 @@ func (c *client) request(command string, args any) int {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		c.t.Fatal(err)
+		return 0, err
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := fmt.Fprintf(c.conn, "Content-Length: %d\r\n\r\n%s", len(b), b); err != nil {
-		c.t.Fatalf("%s: %v", command, err)
-	}
-	return c.seq
+	_, err = fmt.Fprintf(c.conn, "Content-Length: %d\r\n\r\n%s", len(b), b)
+	return c.seq, err
 }
 
 // next reads one message and checks it against the schema.
@@ -102,17 +109,30 @@ func (c *client) next() (godap.Message, error) {
 // call sends a request and returns its response, keeping events seen meanwhile.
 func (c *client) call(command string, args any) godap.ResponseMessage {
 	c.t.Helper()
-	seq := c.request(command, args)
+	r, err := c.roundTrip(command, args)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+// roundTrip is call without failing the test, for use off the test's
+// goroutine.
+func (c *client) roundTrip(command string, args any) (godap.ResponseMessage, error) {
+	seq, err := c.send(command, args)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", command, err)
+	}
 	for {
 		m, err := c.next()
 		if err != nil {
-			c.t.Fatalf("%s: reading the response: %v", command, err)
+			return nil, fmt.Errorf("%s: reading the response: %w", command, err)
 		}
 		if r, ok := m.(godap.ResponseMessage); ok {
 			if r.GetResponse().RequestSeq != seq {
-				c.t.Fatalf("%s: response to seq %d, want %d", command, r.GetResponse().RequestSeq, seq)
+				return nil, fmt.Errorf("%s: response to seq %d, want %d", command, r.GetResponse().RequestSeq, seq)
 			}
-			return r
+			return r, nil
 		}
 		c.events = append(c.events, m)
 	}

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -44,28 +45,44 @@ func TestConcurrentSessionsTCP(t *testing.T) {
 	addr := tcpServer(t)
 	args := attachArgs(t)
 	const n = 50
+	// All 50 sessions are open at once, each with its own copy of the
+	// dump, before any of them is queried.
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = dialClient(t, addr)
+		clients[i].attach(args)
+	}
 	var wg sync.WaitGroup
-	errs := make(chan string, n)
-	for i := 0; i < n; i++ {
+	errs := make(chan error, 2*n)
+	for _, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := dialClient(t, addr)
-			frames := crashedTop(t, c, args)
-			if len(frames) < 2 || frames[0].Name != "doadump" || frames[1].Name != "kern_reboot" {
-				errs <- "wrong frames"
+			r, err := c.roundTrip("stackTrace", map[string]any{"threadId": crashedTID, "levels": 3})
+			if err != nil {
+				errs <- err
+				return
 			}
-			r := c.mustCall("evaluate", map[string]any{"expression": "hz", "context": "watch"}).(*godap.EvaluateResponse)
-			if r.Body.Result != "1000" {
-				errs <- "hz = " + r.Body.Result
+			if f := r.(*godap.StackTraceResponse).Body.StackFrames; len(f) < 2 || f[0].Name != "doadump" || f[1].Name != "kern_reboot" {
+				errs <- fmt.Errorf("frames %+v, want doadump, kern_reboot", f)
 			}
-			c.disconnect()
+			r, err = c.roundTrip("evaluate", map[string]any{"expression": "hz", "context": "watch"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if e, ok := r.(*godap.EvaluateResponse); !ok || e.Body.Result != "1000" {
+				errs <- fmt.Errorf("hz: %+v, want 1000", r)
+			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	for e := range errs {
-		t.Error(e)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, c := range clients {
+		c.disconnect()
 	}
 }
 
