@@ -4,7 +4,7 @@ GO ?= go
 DEMO_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kdap-demo
 DEMO_FIXTURE = testdata/fbsdkern/fixtures/fp/assert
 
-.PHONY: all build demo test test-go test-editors lint fixtures
+.PHONY: all build demo test test-go test-editors lint fixtures bench
 
 all: build
 
@@ -44,3 +44,6 @@ test-editors: build
 
 fixtures:
 	$(MAKE) -C testdata/fbsdkern fixtures
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./target/... ./session/... ./unwind/... ./dap/...
