@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,13 @@ func TestRequestErrors(t *testing.T) {
 	r := c.mustCall("readMemory", map[string]any{"memoryReference": "0x0", "count": 16}).(*godap.ReadMemoryResponse)
 	if r.Body.UnreadableBytes != 16 || r.Body.Data != "" {
 		t.Errorf("readMemory at 0: %+v, want 16 unreadable bytes", r.Body)
+	}
+	// Thread 100001's stack ends at 0xfffffe0000005000, below the next
+	// thread's unmapped guard page (testdata/README.md): half of this
+	// range is readable.
+	r = c.mustCall("readMemory", map[string]any{"memoryReference": "0xfffffe0000004ff0", "offset": 8, "count": 16}).(*godap.ReadMemoryResponse)
+	if data, _ := base64.StdEncoding.DecodeString(r.Body.Data); r.Body.Address != "0xfffffe0000004ff8" || len(data) != 8 || r.Body.UnreadableBytes != 8 {
+		t.Errorf("readMemory across the guard page: %+v (%d bytes), want 8 read at 0xfffffe0000004ff8 and 8 unreadable", r.Body, len(data))
 	}
 	c.mustCall("terminate", nil)
 	c.event("terminated")
