@@ -75,6 +75,7 @@ func TestRequestErrors(t *testing.T) {
 		{"readMemory", map[string]any{"memoryReference": "0x0", "count": 1 << 30}, "count 1073741824 out of range"},
 		{"disassemble", map[string]any{"memoryReference": "0x0", "instructionCount": 0}, "instructionCount 0 out of range"},
 		{"source", map[string]any{"source": map[string]any{"path": localSrc + "/sys/kern/kern_kdap.c"}}, "source not available: /usr/src/sys/kern/kern_kdap.c (set sourceMap or substitutePath)"},
+		{"source", map[string]any{"source": map[string]any{"path": "/etc/passwd"}}, "source /etc/passwd: not a source file of this kernel's debug information"},
 		{"evaluate", map[string]any{"expression": "no_such_symbol_here", "context": "watch"}, "no_such_symbol_here"},
 		{"evaluate", map[string]any{"expression": "x/4x 0x10", "context": "repl"}, "cannot access memory at 0x10"},
 		{"evaluate", map[string]any{"expression": "bt 7", "context": "repl"}, "thread 7"},

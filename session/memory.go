@@ -23,6 +23,7 @@ const (
 	maxSourceSize   = 16 << 20
 	maxBackDecode   = 1 << 20 // bytes decoded from a function start backwards
 	maxLoadedSource = 10000
+	maxSourceFiles  = 1 << 18
 	readChunk       = 4096
 )
 
@@ -274,19 +275,20 @@ func textRange(tab *symbols.Table) (lo, hi uint64) {
 	return lo, hi
 }
 
-// loadedSources lists the source files of the kernel's line tables.
-func (s *Session) loadedSources(r *godap.Request) (godap.Message, error) {
-	t, err := s.target()
-	if err != nil {
-		return nil, err
+// sourceFiles returns the source file names of the kernel's line tables
+// (at most maxSourceFiles), read once per session.
+func (s *Session) sourceFiles(t *target.Target) []string {
+	if s.srcFiles != nil {
+		return s.srcFiles
 	}
+	s.srcFiles = []string{}
 	d, err := t.Kernel.DWARF()
 	if err != nil {
-		return &godap.LoadedSourcesResponse{Response: ok(r), Body: godap.LoadedSourcesResponseBody{Sources: []godap.Source{}}}, nil
+		return s.srcFiles
 	}
 	seen := map[string]bool{}
 	rd := d.DWARF().Reader()
-	for len(seen) < maxLoadedSource {
+	for len(seen) < maxSourceFiles {
 		e, err := rd.Next()
 		if err != nil || e == nil {
 			break
@@ -297,16 +299,28 @@ func (s *Session) loadedSources(r *godap.Request) (godap.Message, error) {
 			continue
 		}
 		for _, f := range lr.Files() {
-			if f != nil && f.Name != "" && len(seen) < maxLoadedSource {
+			if f != nil && f.Name != "" && len(seen) < maxSourceFiles {
 				seen[f.Name] = true
 			}
 		}
 	}
-	names := make([]string, 0, len(seen))
 	for n := range seen {
-		names = append(names, n)
+		s.srcFiles = append(s.srcFiles, n)
 	}
-	sort.Strings(names)
+	sort.Strings(s.srcFiles)
+	return s.srcFiles
+}
+
+// loadedSources lists the source files of the kernel's line tables.
+func (s *Session) loadedSources(r *godap.Request) (godap.Message, error) {
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	names := s.sourceFiles(t)
+	if len(names) > maxLoadedSource {
+		names = names[:maxLoadedSource]
+	}
 	out := make([]godap.Source, len(names))
 	for i, n := range names {
 		out[i] = *s.sourceFor(n)
@@ -323,8 +337,18 @@ func (s *Session) source(r *godap.Request, a godap.SourceArguments) (godap.Messa
 	if p == "" {
 		return nil, withID(ErrIDSource, fmt.Errorf("source: no path given (sourceReference %d is not one kdap handed out)", a.SourceReference))
 	}
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
 	local := s.paths.Map(p)
 	orig := s.paths.Unmap(local)
+	// Only the kernel's own source files are served: a client (over TCP
+	// perhaps another machine's) must not read arbitrary local files.
+	files := s.sourceFiles(t)
+	if k := sort.SearchStrings(files, orig); k == len(files) || files[k] != orig {
+		return nil, withID(ErrIDSource, fmt.Errorf("source %s: not a source file of this kernel's debug information", orig))
+	}
 	st, err := os.Stat(local)
 	if err != nil || !st.Mode().IsRegular() {
 		return nil, withID(ErrIDSource, fmt.Errorf("source not available: %s (set sourceMap or substitutePath)", orig))

@@ -70,6 +70,7 @@ type Session struct {
 	client       godap.InitializeRequestArguments
 	send         func(godap.Message)
 	nextProgress int
+	srcFiles     []string    // the kernel's source files, sorted; nil until read
 	ownLog       *zap.Logger // the logger attach built from logFile, closed with the session
 }
 
