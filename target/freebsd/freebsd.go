@@ -129,28 +129,20 @@ func (k *kernel) pageTableRoot() (uint64, int, error) {
 // checkVersion compares the version string in the dump with the one in
 // the kernel file: a mismatch means the wrong kernel.debug.
 func (k *kernel) checkVersion() error {
-	a, ok := k.t.Kernel.Addr("version")
-	if !ok {
+	sym, ok := k.t.Kernel.Syms.Lookup("version")
+	if !ok || sym.Size == 0 {
 		return nil // nothing to compare with
 	}
-	want := make([]byte, 256)
-	if err := k.t.Kernel.ReadFile(want, a); err != nil {
-		// The symbol may be shorter than 256 bytes near the end of .data.
-		want = want[:0]
-		var one [1]byte
-		for i := uint64(0); i < 256; i++ {
-			if k.t.Kernel.ReadFile(one[:], a+i) != nil || one[0] == 0 {
-				break
-			}
-			want = append(want, one[0])
-		}
+	want := make([]byte, min(sym.Size, 1024))
+	if err := k.t.Kernel.ReadFile(want, sym.Addr); err != nil {
+		return nil // not initialised data in the file: nothing to compare with
 	}
 	if i := bytes.IndexByte(want, 0); i >= 0 {
 		want = want[:i]
 	}
-	got, err := k.t.ReadCString(a, 256)
+	got, err := k.t.ReadCString(sym.Addr, len(want)+1)
 	if err != nil {
-		return fmt.Errorf("kernel.debug does not match this dump: cannot read its version string at %#x: %w", a, err)
+		return fmt.Errorf("kernel.debug does not match this dump: cannot read its version string at %#x: %w", sym.Addr, err)
 	}
 	if got != string(want) {
 		return fmt.Errorf("kernel.debug does not match this dump: the dump's version string is %q, the kernel file's is %q", firstLine(got), firstLine(string(want)))

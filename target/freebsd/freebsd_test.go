@@ -393,3 +393,19 @@ func BenchmarkOpenAndThreads(b *testing.B) {
 		tg.Close()
 	}
 }
+
+func TestVersionMismatch(t *testing.T) {
+	f := fixture{"fp", "assert", "full"}
+	tg := open(t, f, target.Options{})
+	a, _ := tg.Kernel.Addr("version")
+	pa, err := tg.Translate(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, kernel := f.paths(t)
+	bad := testfixture.PatchELFCore(t, core, pa, []byte("NetBSD"))
+	_, err = target.Open(bad, kernel, target.Options{})
+	if err == nil || !strings.Contains(err.Error(), `does not match this dump: the dump's version string is "NetBSD 14.1-RELEASE`) {
+		t.Fatalf("open with a changed version string: %v", err)
+	}
+}
