@@ -200,3 +200,50 @@ func TestLaunchWithProgressAndLogFile(t *testing.T) {
 		t.Errorf("log file: %v, %q; want the attach logged", err, b)
 	}
 }
+
+func TestEveryDumpFormat(t *testing.T) {
+	tests := []struct {
+		core, kernel, panic string
+	}{
+		{"fp/assert/vmcore.full", "fp/kernel.debug", panicString},
+		{"fp/assert/vmcore.dumpdev", "fp/kernel.debug", panicString},
+		{"nofp/assert/vmcore.mini", "nofp/kernel.debug", panicString},
+		{"nofp/trap/vmcore.full", "nofp/kernel.debug", "page fault"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.core, func(t *testing.T) {
+			c := pipeClient(t)
+			stopped := c.attach(map[string]any{
+				"core":   testfixture.Path(t, "fbsdkern/fixtures/"+tc.core),
+				"kernel": testfixture.Path(t, "fbsdkern/fixtures/"+tc.kernel),
+			})
+			if stopped.Body.Description != tc.panic || stopped.Body.ThreadId != crashedTID {
+				t.Errorf("stopped = %+v, want %q on %d", stopped.Body, tc.panic, crashedTID)
+			}
+			if fs := c.frames(crashedTID); len(fs) < 2 || fs[0].Name != "doadump" || fs[1].Name != "kern_reboot" || fs[1].Line != 44 {
+				t.Errorf("frames %+v", fs)
+			}
+			c.disconnect()
+		})
+	}
+}
+
+func TestKernelBesideTheDump(t *testing.T) {
+	dir := t.TempDir()
+	core := filepath.Join(dir, "vmcore.0")
+	if err := os.Symlink(fixtureCore(t), core); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(fixtureKernel(t), filepath.Join(dir, "kernel.debug")); err != nil {
+		t.Fatal(err)
+	}
+	c := pipeClient(t)
+	if s := c.attach(map[string]any{"core": core}); s.Body.ThreadId != crashedTID {
+		t.Errorf("stopped on %d", s.Body.ThreadId)
+	}
+	mods := c.mustCall("modules", nil).(*godap.ModulesResponse).Body.Modules
+	if len(mods) != 1 || mods[0].Path != filepath.Join(dir, "kernel.debug") {
+		t.Errorf("modules = %+v, want the kernel.debug beside the dump", mods)
+	}
+	c.disconnect()
+}
