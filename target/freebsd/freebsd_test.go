@@ -403,9 +403,9 @@ func TestVersionMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	core, kernel := f.paths(t)
-	bad := testfixture.PatchELFCore(t, core, pa, []byte("NetBSD"))
+	bad := testfixture.PatchELFCore(t, core, pa, []byte("X"))
 	_, err = target.Open(bad, kernel, target.Options{})
-	if err == nil || !strings.Contains(err.Error(), `does not match this dump: the dump's version string is "NetBSD 14.1-RELEASE`) {
+	if err == nil || !strings.Contains(err.Error(), `does not match this dump: the dump's version string is "XreeBSD 14.1-RELEASE`) {
 		t.Fatalf("open with a changed version string: %v", err)
 	}
 }
