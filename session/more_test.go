@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -244,6 +245,35 @@ func TestKernelBesideTheDump(t *testing.T) {
 	mods := c.mustCall("modules", nil).(*godap.ModulesResponse).Body.Modules
 	if len(mods) != 1 || mods[0].Path != filepath.Join(dir, "kernel.debug") {
 		t.Errorf("modules = %+v, want the kernel.debug beside the dump", mods)
+	}
+	c.disconnect()
+}
+
+func TestKernelWithoutDebugInfo(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy (binutils) not installed")
+	}
+	stripped := filepath.Join(t.TempDir(), "kernel")
+	if out, err := exec.Command(objcopy, "--strip-debug", fixtureKernel(t), stripped).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v\n%s", err, out)
+	}
+	c := pipeClient(t)
+	c.attach(map[string]any{"core": fixtureCore(t), "kernel": stripped})
+	mods := c.mustCall("modules", nil).(*godap.ModulesResponse).Body.Modules
+	if len(mods) != 1 || mods[0].SymbolStatus != "Symbols loaded (no debug information)" {
+		t.Errorf("modules = %+v, want ELF symbols without debug information", mods)
+	}
+	fs := c.frames(crashedTID)
+	if len(fs) < 2 || fs[1].Name != "kern_reboot" || fs[1].Source != nil || fs[1].Line != 0 {
+		t.Fatalf("frames without DWARF: %+v, want kern_reboot without a source", fs)
+	}
+	scopes := c.mustCall("scopes", map[string]any{"frameId": fs[1].Id}).(*godap.ScopesResponse).Body.Scopes
+	for _, s := range scopes {
+		vars := c.mustCall("variables", map[string]any{"variablesReference": s.VariablesReference}).(*godap.VariablesResponse).Body.Variables
+		if s.Name == "Registers" && len(vars) != 17 {
+			t.Errorf("%d registers", len(vars))
+		}
 	}
 	c.disconnect()
 }
