@@ -227,12 +227,8 @@ func (s *Session) examine(t *target.Target, expr string) (string, error) {
 			}
 			a := addr + uint64(i*size)
 			fmt.Fprintf(&b, "%#x", a)
-			if sym, off, ok := t.Kernel.Syms.Addr(a); ok {
-				if off == 0 {
-					fmt.Fprintf(&b, " <%s>", sym.Name)
-				} else {
-					fmt.Fprintf(&b, " <%s+%d>", sym.Name, off)
-				}
+			if name := symOff(t, a); name != "" {
+				b.WriteString(" " + name)
 			}
 			b.WriteByte(':')
 		}
@@ -304,14 +300,14 @@ func ptype(t *target.Target, name string) (string, error) {
 }
 
 // typeDefinition spells a struct, union or enum with its members, and
-// other types by name.
+// other types by their C name.
 func typeDefinition(typ godwarf.Type) string {
 	switch tt := typ.(type) {
 	case *godwarf.TypedefType:
 		if st, ok := tt.Type.(*godwarf.StructType); ok && st.StructName == "" {
 			return typeDefinition(st)
 		}
-		return tt.Type.String()
+		return cDecl(tt.Type, "")
 	case *godwarf.StructType:
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s {\n", tt.Kind, tt.StructName)
@@ -320,7 +316,7 @@ func typeDefinition(typ godwarf.Type) string {
 			if f.BitSize > 0 {
 				bits = fmt.Sprintf(" : %d", f.BitSize)
 			}
-			fmt.Fprintf(&b, "    %s %s%s;\n", f.Type.String(), f.Name, bits)
+			fmt.Fprintf(&b, "    %s%s;\n", cDecl(f.Type, f.Name), bits)
 		}
 		b.WriteString("}")
 		return b.String()
@@ -336,7 +332,66 @@ func typeDefinition(typ godwarf.Type) string {
 		b.WriteString(" }")
 		return b.String()
 	}
-	return typ.String()
+	return cDecl(typ, "")
+}
+
+// maxDeclDepth bounds the declarator nesting cDecl follows (a corrupt DWARF
+// type graph may be cyclic).
+const maxDeclDepth = 32
+
+// cDecl spells the C declaration of name with type t ("char p_comm[20]",
+// "int (*handler)(int)"); an empty name gives the abstract type.
+func cDecl(t godwarf.Type, name string) string {
+	return cDeclDepth(t, name, 0)
+}
+
+func cDeclDepth(t godwarf.Type, name string, depth int) string {
+	join := func(base string) string {
+		if name == "" {
+			return base
+		}
+		return base + " " + name
+	}
+	if depth > maxDeclDepth {
+		return join("...")
+	}
+	switch tt := t.(type) {
+	case nil:
+		return join("void")
+	case *godwarf.PtrType:
+		inner := "*" + name
+		switch tt.Type.(type) {
+		case *godwarf.ArrayType, *godwarf.FuncType:
+			inner = "(" + inner + ")"
+		}
+		return cDeclDepth(tt.Type, inner, depth+1)
+	case *godwarf.ArrayType:
+		n := ""
+		if tt.Count >= 0 {
+			n = strconv.FormatInt(tt.Count, 10)
+		}
+		return cDeclDepth(tt.Type, name+"["+n+"]", depth+1)
+	case *godwarf.FuncType:
+		params := make([]string, len(tt.ParamType))
+		for i, p := range tt.ParamType {
+			params[i] = cDeclDepth(p, "", depth+1)
+		}
+		if len(params) == 0 {
+			params = []string{"void"}
+		}
+		return cDeclDepth(tt.ReturnType, name+"("+strings.Join(params, ", ")+")", depth+1)
+	case *godwarf.QualType:
+		return tt.Qual + " " + cDeclDepth(tt.Type, name, depth+1)
+	case *godwarf.StructType:
+		return join(tt.Kind + " " + tt.StructName)
+	case *godwarf.EnumType:
+		return join("enum " + tt.EnumName)
+	case *godwarf.TypedefType:
+		return join(tt.Name)
+	case *godwarf.VoidType:
+		return join("void")
+	}
+	return join(t.Common().Name)
 }
 
 // exceptionInfo describes the panic.

@@ -212,18 +212,31 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		}
 		return di
 	}
-	symname := func(addr uint64) (string, uint64) {
-		sym, _, ok := t.Kernel.Syms.Addr(addr)
-		if !ok {
-			return "", 0
-		}
-		return sym.Name, sym.Addr
-	}
+	// The syntax printers get no symbols: they would name exact function
+	// starts only. Branch targets and rip-relative operands are annotated
+	// afterwards, gdb style: "call 0x… <sym+off>", "# 0x… <sym+off>".
+	noSym := func(uint64) (string, uint64) { return "", 0 }
 	var text string
 	if strings.EqualFold(s.args.DisassemblyFlavor, "intel") {
-		text = x86asm.IntelSyntax(d.inst, d.addr, symname)
+		text = x86asm.IntelSyntax(d.inst, d.addr, noSym)
 	} else {
-		text = x86asm.GNUSyntax(d.inst, d.addr, symname)
+		text = x86asm.GNUSyntax(d.inst, d.addr, noSym)
+	}
+	next := d.addr + uint64(d.inst.Len)
+	for _, arg := range d.inst.Args {
+		switch a := arg.(type) {
+		case x86asm.Rel:
+			if name := symOff(t, next+uint64(int64(a))); name != "" {
+				text += " " + name
+			}
+		case x86asm.Mem:
+			if a.Base == x86asm.RIP {
+				target := next + uint64(a.Disp)
+				if name := symOff(t, target); name != "" {
+					text += fmt.Sprintf("        # %#x %s", target, name)
+				}
+			}
+		}
 	}
 	di.Instruction = text
 	if sym, off, ok := t.Kernel.Syms.Addr(d.addr); ok && off == 0 {
@@ -236,6 +249,19 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		}
 	}
 	return di
+}
+
+// symOff names addr as "<sym>" or "<sym+off>" (decimal offset, as gdb
+// prints it), or "" when no symbol holds it.
+func symOff(t *target.Target, addr uint64) string {
+	sym, off, ok := t.Kernel.Syms.Addr(addr)
+	if !ok {
+		return ""
+	}
+	if off == 0 {
+		return "<" + sym.Name + ">"
+	}
+	return fmt.Sprintf("<%s+%d>", sym.Name, off)
 }
 
 // modules lists the kernel.

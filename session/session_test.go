@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"debug/elf"
 	"encoding/base64"
 	"fmt"
 	"path/filepath"
@@ -237,6 +238,9 @@ func TestSessionFixture(t *testing.T) {
 	if r := ev("ptype struct pcb", "repl", 0); !strings.Contains(r.Body.Result, "pcb_r15;") || !strings.Contains(r.Body.Result, "pcb_rip;") {
 		t.Errorf("ptype struct pcb:\n%s", r.Body.Result)
 	}
+	if r := ev("ptype struct proc", "repl", 0); !strings.HasPrefix(r.Body.Result, "type = struct proc {\n") || !strings.Contains(r.Body.Result, "    char p_comm[20];\n") {
+		t.Errorf("ptype struct proc:\n%s", r.Body.Result)
+	}
 
 	// version[] through readMemory.
 	vr := ev("version", "watch", 0)
@@ -255,6 +259,13 @@ func TestSessionFixture(t *testing.T) {
 		t.Errorf("instruction before doadump's pc = %+v, want a call to savectx", dis)
 	} else if ip, _ := strconv.ParseUint(frames[0].InstructionPointerReference, 0, 64); dis[1].Address != fmt.Sprintf("%#x", ip) {
 		t.Errorf("instruction 1 at %s, want frame 0's pc %s", dis[1].Address, frames[0].InstructionPointerReference)
+	}
+	// kern_reboot's call to doadump, symbolized; doadump's address from
+	// debug/elf.
+	doadump := elfSymbol(t, fixtureKernel(t), "doadump")
+	dis = c.mustCall("disassemble", map[string]any{"memoryReference": frames[1].InstructionPointerReference, "instructionOffset": -1, "instructionCount": 1}).(*godap.DisassembleResponse).Body.Instructions
+	if want := "call"; len(dis) != 1 || !strings.HasPrefix(dis[0].Instruction, want) || !strings.HasSuffix(dis[0].Instruction, fmt.Sprintf(" %#x <doadump>", doadump)) {
+		t.Errorf("instruction before kern_reboot's return address = %+v, want a call to %#x <doadump>", dis, doadump)
 	}
 	dis = c.mustCall("disassemble", map[string]any{"memoryReference": frames[0].InstructionPointerReference, "instructionOffset": -400, "instructionCount": 401}).(*godap.DisassembleResponse).Body.Instructions
 	found := false
@@ -292,6 +303,26 @@ func TestSessionFixture(t *testing.T) {
 		t.Errorf("exceptionInfo = %+v", ex)
 	}
 	c.disconnect()
+}
+
+// elfSymbol reads a symbol's address with debug/elf.
+func elfSymbol(t *testing.T, path, name string) uint64 {
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	t.Fatalf("%s: no symbol %s", path, name)
+	return 0
 }
 
 // tailOf returns the last n bytes of s.
