@@ -67,16 +67,6 @@ func dialClient(t testing.TB, addr string) *client {
 	return &client{t: t, conn: c, rd: bufio.NewReader(c)}
 }
 
-// request sends a request and returns its seq.
-func (c *client) request(command string, args any) int {
-	c.t.Helper()
-	seq, err := c.send(command, args)
-	if err != nil {
-		c.t.Fatalf("%s: %v", command, err)
-	}
-	return seq
-}
-
 // send writes a request; it may be called from any goroutine.
 func (c *client) send(command string, args any) (int, error) {
 	c.seq++
