@@ -103,4 +103,7 @@ func TestRequestErrors(t *testing.T) {
 	}
 	c.mustCall("terminate", nil)
 	c.event("terminated")
+	if msg := c.failCall("threads", nil); !strings.Contains(msg, "no crash dump is open") {
+		t.Errorf("threads after terminate: %q, want the dump closed", msg)
+	}
 }

@@ -126,13 +126,21 @@ func BenchmarkAttachToFirstStackTrace(b *testing.B) {
 	}
 }
 
+// BenchmarkAllThreadsStackTrace measures a fresh session's threads request
+// and the backtraces of every thread (none cached yet).
 func BenchmarkAllThreadsStackTrace(b *testing.B) {
-	c := pipeClient(b)
-	c.attach(attachArgs(b))
+	args := attachArgs(b)
 	for b.Loop() {
+		b.StopTimer()
+		c := pipeClient(b)
+		c.attach(args)
+		b.StartTimer()
 		ths := c.mustCall("threads", nil).(*godap.ThreadsResponse).Body.Threads
 		for _, th := range ths {
 			c.mustCall("stackTrace", map[string]any{"threadId": th.Id})
 		}
+		b.StopTimer()
+		c.disconnect()
+		b.StartTimer()
 	}
 }
