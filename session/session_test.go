@@ -48,7 +48,7 @@ var crashedChain = []struct {
 }
 
 // localSrc is where the tests map /usr/src to.
-const localSrc = "/home/dev/freebsd-src"
+const localSrc = "/local/freebsd-src"
 
 func attachArgs(t testing.TB) map[string]any {
 	return map[string]any{"core": fixtureCore(t), "kernel": fixtureKernel(t), "sourceMap": map[string]string{"/usr/src": localSrc}}
