@@ -307,14 +307,19 @@ func (s *Session) sourceFiles(t *target.Target) []string {
 	if s.srcFiles != nil {
 		return s.srcFiles
 	}
-	s.srcFiles = []string{}
 	d, err := t.Kernel.DWARF()
 	if err != nil {
+		s.srcFiles = []string{}
 		return s.srcFiles
 	}
 	seen := map[string]bool{}
 	rd := d.DWARF().Reader()
 	for len(seen) < maxSourceFiles {
+		if s.ctx != nil && s.ctx.Err() != nil {
+			// Cancelled: answer with what was found, and read
+			// the whole list again next time.
+			return sortedKeys(seen)
+		}
 		e, err := rd.Next()
 		if err != nil || e == nil {
 			break
@@ -330,11 +335,18 @@ func (s *Session) sourceFiles(t *target.Target) []string {
 			}
 		}
 	}
-	for n := range seen {
-		s.srcFiles = append(s.srcFiles, n)
-	}
-	sort.Strings(s.srcFiles)
+	s.srcFiles = sortedKeys(seen)
 	return s.srcFiles
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // loadedSources lists the source files of the kernel's line tables.

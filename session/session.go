@@ -68,6 +68,7 @@ type Session struct {
 	fenvs     map[int]*values.Env // per DAP frame id
 
 	client       godap.InitializeRequestArguments
+	ctx          context.Context // the current request's, cancelled by a cancel request
 	send         func(godap.Message)
 	nextProgress int
 	srcFiles     []string    // the kernel's source files, sorted; nil until read
@@ -181,7 +182,7 @@ func event(name string) godap.Event {
 
 // Handle answers one request; see package dap for the contract.
 func (s *Session) Handle(ctx context.Context, req godap.RequestMessage, send func(godap.Message)) {
-	s.send = send
+	s.send, s.ctx = send, ctx
 	r := req.GetRequest()
 	msg, err := s.dispatch(ctx, req)
 	if err != nil {
