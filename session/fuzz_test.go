@@ -29,7 +29,7 @@ func FuzzRequests(f *testing.F) {
 		f.Fatalf("attach: %d messages: %+v", len(msgs), msgs)
 	}
 	f.Cleanup(func() { s.Close() })
-	for _, seed := range []string{"hz", "x/4gx &hz", "x/3b 0xffffffff80200000", "bt 100007", "ptype struct thread", "ps", "dmesg", "*msgbufp", "0xffffffff80200000", "x/", "ptype", "pan"} {
+	for _, seed := range []string{"hz", "x/4gx &hz", "x/3b 0xffffffff80200000", "bt 100007", "ptype struct thread", "ps", "dmesg", "*msgbufp", "0xffffffff80200000", "x/", "ptype", "pan", "msgbufp->msg_", "(*msgbufp).", "((((a)))->"} {
 		f.Add(seed, int64(-3), 4)
 	}
 	f.Fuzz(func(t *testing.T, text string, offset int64, count int) {
