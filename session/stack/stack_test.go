@@ -33,7 +33,7 @@ type chain struct {
 }
 
 var (
-	headRE = regexp.MustCompile("^#### (\\d+) .*\\), (.*)$")
+	headRE = regexp.MustCompile(`^#### (\d+) .*\), (.*)$`)
 	rowRE  = regexp.MustCompile("^\\| (\\d+) \\| `([^`]+)`( \\[inlined\\])? \\| (\\S+) \\| (\\d+) \\|")
 )
 
