@@ -99,11 +99,22 @@ func TestSequentialSessionsNoLeak(t *testing.T) {
 	}
 	run() // warm caches before counting goroutines
 	before := runtime.NumGoroutine()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	heapBefore := heap()
 	for i := 0; i < n; i++ {
 		t.Run("", func(t *testing.T) {
 			c := pipeClient(t)
 			if f := crashedTop(t, c, args); len(f) == 0 || f[0].Name != "doadump" {
 				t.Fatalf("session %d: frames %+v", i, f)
+			}
+			// An evaluation fills the session's type caches too.
+			if ev := c.mustCall("evaluate", map[string]any{"expression": "msgbufp->msg_size", "context": "watch"}).(*godap.EvaluateResponse); ev.Body.Result != "8192" {
+				t.Fatalf("session %d: msgbufp->msg_size = %q", i, ev.Body.Result)
 			}
 			c.disconnect()
 		})
@@ -114,6 +125,12 @@ func TestSequentialSessionsNoLeak(t *testing.T) {
 	}
 	if g := runtime.NumGoroutine(); g > before+2 {
 		t.Errorf("goroutines grew from %d to %d over %d sessions", before, g, n)
+	}
+	// Each session opens the dump and its kernel; closed sessions must
+	// leave nothing behind. One session holds several MiB (the kernel's
+	// DWARF), so a leak of even one per hundred sessions exceeds this.
+	if grown := int64(heap()) - int64(heapBefore); grown > 16<<20 {
+		t.Errorf("live heap grew by %d MiB over %d sessions", grown>>20, n)
 	}
 }
 
@@ -142,5 +159,20 @@ func BenchmarkAllThreadsStackTrace(b *testing.B) {
 		b.StopTimer()
 		c.disconnect()
 		b.StartTimer()
+	}
+}
+
+// BenchmarkVariablesLargeStruct expands every member of a struct thread
+// (the crashed thread's) through evaluate and variables.
+func BenchmarkVariablesLargeStruct(b *testing.B) {
+	c := pipeClient(b)
+	c.attach(attachArgs(b))
+	defer c.disconnect()
+	for b.Loop() {
+		ev := c.mustCall("evaluate", map[string]any{"expression": "*allproc.lh_first->p_threads.tqh_first", "context": "watch"}).(*godap.EvaluateResponse)
+		vars := c.mustCall("variables", map[string]any{"variablesReference": ev.Body.VariablesReference}).(*godap.VariablesResponse).Body.Variables
+		if len(vars) < 20 {
+			b.Fatalf("struct thread has %d members", len(vars))
+		}
 	}
 }
