@@ -15,7 +15,7 @@ import (
 	"github.com/kdap/kdap/session/values"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/symbols"
-	"github.com/kdap/kdap/unwind"
+	"github.com/kdap/kdap/session/stack"
 )
 
 // replCommands are the kernel commands the debug console understands, with
@@ -144,30 +144,7 @@ func (s *Session) btCommand(t *target.Target, arg string) (string, bool, error) 
 	if err != nil {
 		return "", true, err
 	}
-	var b strings.Builder
-	for i := range st.frames {
-		b.WriteString(formatFrame(i, &st.frames[i]))
-	}
-	return b.String(), true, nil
-}
-
-// formatFrame prints one frame as a gdb backtrace line.
-func formatFrame(i int, f *unwind.Frame) string {
-	if f.Kind == unwind.KindTrap {
-		return fmt.Sprintf("%s\n", f.Label)
-	}
-	fn := f.Function
-	if fn == "" {
-		fn = "??"
-	}
-	loc := ""
-	if f.File != "" {
-		loc = fmt.Sprintf(" at %s:%d", f.File, f.Line)
-	}
-	if f.Inlined || f.Kind == unwind.KindInlined {
-		return fmt.Sprintf("#%-2d %s (inlined)%s\n", i, fn, loc)
-	}
-	return fmt.Sprintf("#%-2d %#016x in %s%s\n", i, f.PC, fn, loc)
+	return stack.Format(st.frames, nil), true, nil
 }
 
 // examine runs x/NFU ADDR.

@@ -229,7 +229,7 @@ func TestSessionFixture(t *testing.T) {
 	if r := ev("ps", "repl", 0); strings.Count(r.Body.Result, "\n") != 18 || !strings.Contains(r.Body.Result, "(pid 806) sysctl (crashed)") {
 		t.Errorf("ps:\n%s", r.Body.Result)
 	}
-	if r := ev("bt", "repl", 0); !strings.Contains(r.Body.Result, "sysctl_kdap_handler at /usr/src/sys/kern/kern_kdap.c:164") {
+	if r := ev("bt", "repl", 0); !strings.Contains(r.Body.Result, "in sysctl_kdap_handler () at /usr/src/sys/kern/kern_kdap.c:164") {
 		t.Errorf("bt:\n%s", r.Body.Result)
 	}
 	if r := ev("x/2dw &hz", "repl", 0); !strings.HasSuffix(r.Body.Result, "\t1000") && !strings.Contains(r.Body.Result, "\t1000\t") {

@@ -92,21 +92,21 @@ func runBt(args []string, w io.Writer) error {
 			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.TID, th.DisplayName(), th.RegsFrom)
 		}
 		n := 0
+		args := make([]string, len(frames))
 		for fi, f := range frames {
 			fj := frameJSON{Index: n, Kind: f.Kind.String(), PC: fmt.Sprintf("%#x", f.PC), Function: f.Function,
 				File: f.File, Line: f.Line, Inlined: f.Inlined, Label: f.Label, Method: f.Method.String()}
 			if *withArgs && f.Kind != unwind.KindTrap {
 				fj.Args = frameArgs(t, frames, fi)
+				args[fi] = fj.Args
 			}
 			tb.Frames = append(tb.Frames, fj)
-			if !*asJSON {
-				printFrame(w, n, f, fj.Args)
-			}
 			if f.Kind != unwind.KindTrap {
 				n++
 			}
 		}
 		if !*asJSON {
+			fmt.Fprint(w, stack.Format(frames, func(i int) string { return args[i] }))
 			fmt.Fprintf(w, "(%s)\n", stop.Message)
 		}
 		out = append(out, tb)
@@ -115,29 +115,4 @@ func runBt(args []string, w io.Writer) error {
 		return writeJSON(w, out)
 	}
 	return nil
-}
-
-// printFrame prints one frame the way kgdb does.
-func printFrame(w io.Writer, n int, f unwind.Frame, args string) {
-	if f.Kind == unwind.KindTrap {
-		fmt.Fprintln(w, f.Label)
-		return
-	}
-	fn := f.Function
-	if fn == "" {
-		fn = "??"
-	}
-	loc := ""
-	if f.File != "" {
-		loc = fmt.Sprintf(" at %s:%d", f.File, f.Line)
-	}
-	if f.Inlined {
-		fmt.Fprintf(w, "#%-2d %s [inlined] (%s)%s\n", n, fn, args, loc)
-		return
-	}
-	if n == 0 {
-		fmt.Fprintf(w, "#%-2d %s (%s)%s\n", n, fn, args, loc)
-		return
-	}
-	fmt.Fprintf(w, "#%-2d %#016x in %s (%s)%s\n", n, f.PC, fn, args, loc)
 }
