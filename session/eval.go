@@ -12,10 +12,10 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/session/cexpr"
+	"github.com/kdap/kdap/session/stack"
 	"github.com/kdap/kdap/session/values"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/symbols"
-	"github.com/kdap/kdap/session/stack"
 )
 
 // replCommands are the kernel commands the debug console understands, with
