@@ -18,6 +18,7 @@
 #       vmlinuz                  the kernel QEMU booted
 #       initrd.gz                the initramfs QEMU booted (init script: init.sh)
 #       console.txt              the serial console, panic included
+#       vmcoreinfo.txt           the VMCOREINFO note of the ELF dump
 #       vmcore.elf               dump-guest-memory (ELF, paging off)
 #       vmcore.kdump-flat        dump-guest-memory -z (flattened kdump, zlib)
 #       vmcore.kdump             makedumpfile -R of the above (if it ran)
@@ -266,6 +267,27 @@ if [ ! -s "$out/vmcore.kdump" ]; then
 	fi
 fi
 
+# --- VMCOREINFO ----------------------------------------------------------------------------
+# The kernel's own VMCOREINFO note (KERNELOFFSET, phys_base, BUILD-ID, ...),
+# taken from the ELF dump's notes near the start of the file. Its absence
+# means qemu_fw_cfg did not load and the dumps lack what KASLR needs.
+if [ ! -s "$out/vmcoreinfo.txt" ]; then
+	head -c 1048576 "$out/vmcore.elf" | tr -c '[:print:]\n' '\n' |
+		awk '/^OSRELEASE=/ { on = 1 }
+			on && !/^[A-Z][A-Za-z0-9_-]*(\([^)]*\))?=/ { exit }
+			on' >"$out/vmcoreinfo.txt.tmp"
+	grep -q "^OSRELEASE=$kver\$" "$out/vmcoreinfo.txt.tmp" ||
+		die "vmcore.elf: no VMCOREINFO note with OSRELEASE=$kver in the first MiB (was qemu_fw_cfg loaded? see console.txt)"
+	mv "$out/vmcoreinfo.txt.tmp" "$out/vmcoreinfo.txt"
+fi
+# The debug vmlinux must be the kernel that ran: compare build-ids.
+if command -v readelf >/dev/null 2>&1; then
+	want=$(sed -n 's/^BUILD-ID=//p' "$out/vmcoreinfo.txt")
+	have=$(readelf -n "$out/vmlinux" | sed -n 's/.*Build ID: *//p' | head -n 1)
+	[ "$want" = "$have" ] || die "vmlinux build-id $have differs from VMCOREINFO BUILD-ID $want"
+	say "vmlinux build-id $have matches VMCOREINFO"
+fi
+
 # --- fixture.env --------------------------------------------------------------------------
 say "writing fixture.env (sha256 of every file)"
 {
@@ -276,7 +298,8 @@ say "writing fixture.env (sha256 of every file)"
 	echo "BUSYBOX_VERSION=$bb_version"
 	echo "QEMU_VERSION='$("$qemu" --version | head -n 1)'"
 	echo "FIXTURE_DIR=$out"
-	for f in vmlinux System.map vmlinuz initrd.gz init.sh console.txt \
+	echo "KERNELOFFSET=$(sed -n 's/^KERNELOFFSET=//p' "$out/vmcoreinfo.txt")"
+	for f in vmlinux System.map vmlinuz initrd.gz init.sh console.txt vmcoreinfo.txt \
 		vmcore.elf vmcore.kdump-flat vmcore.kdump; do
 		[ -e "$out/$f" ] || continue
 		v=$(echo "$f" | tr 'a-z.-' 'A-Z__')
@@ -287,5 +310,5 @@ say "writing fixture.env (sha256 of every file)"
 } >"$out/fixture.env.tmp"
 mv "$out/fixture.env.tmp" "$out/fixture.env"
 
-grep -E 'KDAP-FIXTURE|Kernel panic|CPU: [0-9]+ PID' "$out/console.txt" >&2 || true
+grep -E 'KDAP-FIXTURE|Kernel panic|CPU: [0-9]+ PID|Kernel Offset' "$out/console.txt" >&2 || true
 say "done in $(($(date +%s) - start)) s: $out"
