@@ -531,6 +531,10 @@ func FuzzKdumpHeader(f *testing.F) {
 	seed := fuzzSeed(f)
 	f.Add(seed)
 	f.Add(seed[:1024*5+24*2])
+	// The real dumps' headers, sub-headers, notes and VMCOREINFO.
+	for _, b := range fixturePrefixes(f, "vmcore.kdump", 3*4096) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := Open(file(b))
 		if err != nil {
@@ -547,6 +551,9 @@ func FuzzKdumpHeader(f *testing.F) {
 func FuzzFlattened(f *testing.F) {
 	f.Add(flatten(fuzzSeed(f), 1))
 	f.Add(flatten([]byte("\x7fELF"), 2))
+	for _, b := range fixturePrefixes(f, "vmcore.kdump-flat", 16<<10) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fl, err := NewFlat(file(b))
 		if err != nil {
