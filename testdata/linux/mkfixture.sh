@@ -41,7 +41,7 @@
 set -eu
 
 start=$(date +%s)
-say() { printf 'mkfixture: %s\n' "$*" >&2; }
+say() { printf 'mkfixture [%4ss]: %s\n' "$(($(date +%s) - start))" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # --- tools -------------------------------------------------------------------
@@ -98,7 +98,7 @@ say "kernel $kver, output in $out"
 # --- downloads --------------------------------------------------------------------
 # deb_path PACKAGE: the newest downloaded .deb of PACKAGE in $debs, if any.
 deb_path() {
-	ls "$debs/$1"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1
+	find "$debs" -maxdepth 1 -name "$1_*_amd64.deb" | sort -V | tail -n 1
 }
 fetch() {
 	for p in "$@"; do
