@@ -132,6 +132,9 @@ func TestFindNote(t *testing.T) {
 func FuzzVMCOREINFO(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte("KERNELOFFSET=\nNUMBER(phys_base)=-\n"))
+	for _, text := range fixtureTexts(f) {
+		f.Add(text)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := Parse(b)
 		if err != nil {
