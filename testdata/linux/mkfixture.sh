@@ -185,7 +185,9 @@ echo c >/proc/sysrq-trigger
 EOF
 	cp "$out/init.sh" "$ir/init"
 	chmod 755 "$ir/init"
-	(cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9n >"$out/initrd.gz.tmp"
+	# Fixed times and owner make the archive the same on every run.
+	find "$ir" -exec touch -h -d @0 {} +
+	(cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9n >"$out/initrd.gz.tmp"
 	mv "$out/initrd.gz.tmp" "$out/initrd.gz"
 fi
 
@@ -193,7 +195,7 @@ fi
 if [ ! -s "$out/console.txt" ] || [ ! -s "$out/vmcore.elf" ] || [ ! -s "$out/vmcore.kdump-flat" ]; then
 	timeout=${KDAP_LINUX_TIMEOUT:-180}
 	rm -f "$out/console.txt" "$work/console.raw" "$out/vmcore.elf" "$out/vmcore.kdump-flat" \
-		"$out/vmcore.kdump" "$work/vmcore.elf.tmp" "$work/vmcore.kdump-flat.tmp" \
+		"$out/vmcore.kdump" "$out/vmcoreinfo.txt" "$work/vmcore.elf.tmp" "$work/vmcore.kdump-flat.tmp" \
 		"$work/mon.in" "$work/mon.out" "$work/monitor.log"
 	mkfifo "$work/mon.in" "$work/mon.out"
 	say "booting $kver under QEMU (TCG, 2 CPUs, 512 MiB)"
