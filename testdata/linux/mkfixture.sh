@@ -98,7 +98,7 @@ say "kernel $kver, output in $out"
 # --- downloads --------------------------------------------------------------------
 # deb_path PACKAGE: the newest downloaded .deb of PACKAGE in $debs, if any.
 deb_path() {
-	find "$debs" -maxdepth 1 -name "$1_*_amd64.deb" | sort -V | tail -n 1
+	find "$debs/" -maxdepth 1 -name "$1_*_amd64.deb" | sort -V | tail -n 1
 }
 fetch() {
 	for p in "$@"; do
@@ -108,6 +108,7 @@ fetch() {
 			apt_update || die "apt-get download $p failed"
 			(cd "$debs" && apt-get download "$p" >&2) || die "apt-get download $p failed"
 		fi
+		[ -n "$(deb_path "$p")" ] || die "apt-get download $p left no ${p}_*_amd64.deb in $debs"
 	done
 }
 fetch "$abi-unsigned" "$abi-dbg" busybox-static makedumpfile liblzo2-2
@@ -214,11 +215,10 @@ if [ ! -s "$out/console.txt" ] || [ ! -s "$out/vmcore.elf" ] || [ ! -s "$out/vmc
 		kill "$qpid" 2>/dev/null || true
 		kill "$catpid" 2>/dev/null || true
 	}
-	n=0
+	deadline=$(($(date +%s) + timeout))
 	until grep -q 'end Kernel panic' "$work/console.raw" 2>/dev/null; do
 		kill -0 "$qpid" 2>/dev/null || die "QEMU exited before the kernel panicked (see $work/console.raw)"
-		n=$((n + 1))
-		if [ "$n" -gt $((timeout * 5)) ]; then
+		if [ "$(date +%s)" -ge "$deadline" ]; then
 			stop_qemu
 			die "no kernel panic within ${timeout}s (see $work/console.raw)"
 		fi
@@ -231,10 +231,9 @@ if [ ! -s "$out/console.txt" ] || [ ! -s "$out/vmcore.elf" ] || [ ! -s "$out/vmc
 	echo "dump-guest-memory -z $work/vmcore.kdump-flat.tmp" >&3
 	echo "quit" >&3
 	exec 3>&-
-	n=0
+	deadline=$(($(date +%s) + timeout))
 	while kill -0 "$qpid" 2>/dev/null; do
-		n=$((n + 1))
-		if [ "$n" -gt $((timeout * 5)) ]; then
+		if [ "$(date +%s)" -ge "$deadline" ]; then
 			stop_qemu
 			die "QEMU did not finish the dumps within ${timeout}s"
 		fi
