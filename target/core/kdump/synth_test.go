@@ -6,6 +6,7 @@ package kdump
 import (
 	"bytes"
 	"compress/zlib"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"math/rand"
@@ -570,4 +571,29 @@ func FuzzFlattened(f *testing.F) {
 			_ = d.ReadPhys(buf, 0)
 		}
 	})
+}
+
+// TestFlattenedELF opens an ELF core carried in a flattened stream (what
+// makedumpfile -F writes for ELF output) through the ELF reader.
+func TestFlattenedELF(t *testing.T) {
+	data := realBytes(t, 9, 4096)
+	var buf bytes.Buffer
+	hdr := elf.Header64{Type: uint16(elf.ET_CORE), Machine: uint16(elf.EM_X86_64), Version: 1,
+		Phoff: 64, Ehsize: 64, Phentsize: 56, Phnum: 1}
+	copy(hdr.Ident[:], elf.ELFMAG)
+	hdr.Ident[elf.EI_CLASS], hdr.Ident[elf.EI_DATA], hdr.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), 1
+	binary.Write(&buf, binary.LittleEndian, hdr)
+	binary.Write(&buf, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_LOAD), Off: 4096, Paddr: 0x100000, Filesz: 4096, Memsz: 4096})
+	raw := append(append(buf.Bytes(), make([]byte, 4096-buf.Len())...), data...)
+	d, err := core.OpenFile(file(flatten(raw, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Format() != "ELF core (physical memory)" {
+		t.Errorf("Format = %q", d.Format())
+	}
+	got := make([]byte, 4096)
+	if err := d.ReadPhys(got, 0x100000); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("page at 0x100000: %v", err)
+	}
 }
