@@ -218,7 +218,11 @@ func checkVMCOREINFO(t *testing.T, d *Dump, e *elfcore.Dump, env map[string]stri
 	// QEMU 7.2 copies NUMBER(phys_base) into the sub-header but reads the
 	// decimal digits as hexadecimal, so the sub-header's phys_base is only
 	// trustworthy when it matches VMCOREINFO: readers must prefer the latter.
-	misread, _ := strconv.ParseUint(strconv.FormatInt(pb, 10), 16, 64)
+	// A negative value keeps its sign: "-828375040" becomes -0x828375040.
+	misread, _ := strconv.ParseUint(strings.TrimPrefix(strconv.FormatInt(pb, 10), "-"), 16, 64)
+	if pb < 0 {
+		misread = -misread
+	}
 	if sub := d.SubHeader().PhysBase; sub != uint64(pb) && sub != misread {
 		t.Errorf("sub-header phys_base %#x is neither VMCOREINFO's %d nor its digits read as hex", sub, pb)
 	}
