@@ -64,6 +64,8 @@ type Header struct {
 // SubHeader is struct kdump_sub_header; fields beyond what Header.Version
 // defines are zero.
 type SubHeader struct {
+	// PhysBase is wrong in QEMU's dumps (it reads VMCOREINFO's decimal
+	// NUMBER(phys_base) as hexadecimal): prefer VMCOREINFO's value.
 	PhysBase         uint64
 	DumpLevel        int32
 	Split            int32

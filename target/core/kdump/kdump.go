@@ -419,7 +419,7 @@ func (d *Dump) Info() []core.Field {
 		{Name: "max_mapnr", Value: fmt.Sprint(d.maxMapnr)},
 		{Name: "dumped pages", Value: fmt.Sprint(d.nDumped)},
 		{Name: "dump level", Value: fmt.Sprint(d.sub.DumpLevel)},
-		{Name: "phys_base (sub-header; QEMU writes it wrongly, prefer VMCOREINFO)", Value: fmt.Sprintf("%#x", d.sub.PhysBase)},
+		{Name: "phys_base (sub-header)", Value: fmt.Sprintf("%#x", d.sub.PhysBase)},
 		{Name: "nr_cpus", Value: fmt.Sprint(h.NrCPUs)},
 		{Name: "current cpu", Value: fmt.Sprint(h.CurrentCPU)},
 		{Name: "NT_PRSTATUS notes", Value: fmt.Sprint(len(d.CPURegisters()))},
