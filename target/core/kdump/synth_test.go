@@ -9,6 +9,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"strings"
@@ -595,5 +596,38 @@ func TestFlattenedELF(t *testing.T) {
 	got := make([]byte, 4096)
 	if err := d.ReadPhys(got, 0x100000); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("page at 0x100000: %v", err)
+	}
+}
+
+// TestConcurrentReads reads every page from many goroutines at once, more
+// pages than the cache holds, so evictions race with hits.
+func TestConcurrentReads(t *testing.T) {
+	s := standard(t, 1024)
+	s.pages = nil
+	for pfn := uint64(0); pfn < 200; pfn += 2 {
+		s.pages = append(s.pages, synthPage{pfn: pfn, data: realBytes(t, int(pfn)+1, 1024), comp: FlagZlib})
+	}
+	d, err := Open(file(s.build(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			buf := make([]byte, 1024)
+			for i := range 3 * len(s.pages) {
+				p := s.pages[(i*7+g)%len(s.pages)]
+				if err := d.ReadPhys(buf, p.pfn*1024); err != nil || !bytes.Equal(buf, p.data) {
+					errs <- fmt.Errorf("goroutine %d pfn %d: %v", g, p.pfn, err)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
