@@ -177,7 +177,11 @@ func Open(corePath, kernelPath string, opts Options) (*Target, error) {
 		return t, nil
 	}
 	t.Close()
-	return nil, fmt.Errorf("kernel %s: not a kernel kdap knows (no FreeBSD or Linux kernel symbols)", kernelPath)
+	names := make([]string, len(models))
+	for i, m := range models {
+		names[i] = m.Name
+	}
+	return nil, fmt.Errorf("kernel %s: none of kdap's kernel models (%s) recognises its symbols", kernelPath, strings.Join(names, ", "))
 }
 
 // Close releases the dump and the kernel file.
