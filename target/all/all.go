@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/kdap/kdap/target/core/all" // dump formats
 	_ "github.com/kdap/kdap/target/freebsd"  // FreeBSD kernels
+	_ "github.com/kdap/kdap/target/linux"    // Linux kernels
 )

@@ -1,0 +1,172 @@
+// Package linux is the Linux/amd64 kernel model: VMCOREINFO for the KASLR
+// offset and the page tables, tasks from init_task.tasks and each
+// process's thread list, registers from the CPUs' NT_PRSTATUS notes for
+// running tasks and from the inactive_task_frame that __switch_to_asm left
+// on a sleeping task's stack, and the printk ring buffer (5.10 and later).
+//
+// Structure members are found through DWARF by name, so the kernel file
+// must carry DWARF (a -dbg vmlinux).
+package linux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/core"
+	"github.com/kdap/kdap/target/core/elfcore"
+	"github.com/kdap/kdap/target/core/vmcoreinfo"
+	"github.com/kdap/kdap/target/symbols"
+)
+
+func init() {
+	target.RegisterOS(target.OSModel{Name: "Linux", Detect: detect, Open: open})
+}
+
+// detect recognises a Linux kernel by its first task and its banner.
+func detect(k *target.Kernel) bool {
+	_, a := k.Addr("init_task")
+	_, b := k.Addr("linux_banner")
+	return a && b
+}
+
+// Constants of the x86-64 kernel's memory layout.
+const (
+	startKernelMap = 0xffffffff80000000 // __START_KERNEL_map
+	threadSize     = 16 << 10           // THREAD_SIZE with KASAN off
+	maxTasks       = 1 << 20
+	maxCPUs        = 8192
+	maxBanner      = 512
+)
+
+// kernel is the Linux OS model of one target.
+type kernel struct {
+	t       *target.Target
+	info    *vmcoreinfo.Info
+	unslid  *symbols.Table // the file's symbols: per-CPU offsets are not relocated
+	release string
+}
+
+// notesDump is a dump that keeps ELF notes (elfcore, kdump).
+type notesDump interface{ Notes() []elfcore.Note }
+
+// vmcoreInfo returns the VMCOREINFO text of a dump.
+func vmcoreInfo(d core.Dump) ([]byte, error) {
+	if v, ok := core.As[interface{ VMCOREINFO() []byte }](d); ok {
+		if b := v.VMCOREINFO(); len(b) > 0 {
+			return b, nil
+		}
+	}
+	if n, ok := core.As[notesDump](d); ok {
+		if b, ok := vmcoreinfo.FindNote(n.Notes()); ok {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("no VMCOREINFO in this dump: the %s file has neither a VMCOREINFO note nor a kdump VMCOREINFO block (QEMU writes one only with -device vmcoreinfo and the guest's qemu_fw_cfg driver loaded)", d.Format())
+}
+
+func open(t *target.Target) (target.OS, error) {
+	text, err := vmcoreInfo(t.Dump)
+	if err != nil {
+		return nil, err
+	}
+	info, err := vmcoreinfo.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	k := &kernel{t: t, info: info, unslid: t.Kernel.Syms}
+	if off, err := info.KernelOffset(); err == nil && off != 0 {
+		t.Kernel.Syms = t.Kernel.Syms.Slide(off)
+	} else if err != nil && !errors.Is(err, vmcoreinfo.ErrMissing) {
+		return nil, err
+	}
+	root, levels, err := k.pageTableRoot()
+	if err != nil {
+		return nil, err
+	}
+	t.SetTranslate(target.PageTableTranslate(t.Dump, root, levels))
+	if err := k.checkVersion(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// pageTableRoot returns the physical address of swapper_pg_dir and the
+// number of paging levels.
+func (k *kernel) pageTableRoot() (uint64, int, error) {
+	va, err := k.info.Symbol("swapper_pg_dir")
+	if err != nil {
+		a, ok := k.t.Kernel.Addr("swapper_pg_dir")
+		if !ok {
+			return 0, 0, fmt.Errorf("VMCOREINFO has no SYMBOL(swapper_pg_dir) and the kernel no such symbol: %w", err)
+		}
+		va = a
+	}
+	physBase, err := k.info.PhysBase()
+	if err != nil {
+		return 0, 0, fmt.Errorf("VMCOREINFO: %w", err)
+	}
+	if va < startKernelMap {
+		return 0, 0, fmt.Errorf("swapper_pg_dir %#x is below the kernel image map %#x", va, uint64(startKernelMap))
+	}
+	root := va - startKernelMap + uint64(physBase)
+	if root&0xfff != 0 {
+		return 0, 0, fmt.Errorf("swapper_pg_dir at physical %#x is not page-aligned (phys_base %d)", root, physBase)
+	}
+	levels := 4
+	if l5, err := k.info.PgtableL5Enabled(); err == nil && l5 {
+		levels = 5
+	}
+	return root, levels, nil
+}
+
+// checkVersion compares the banner in the kernel file with the one in the
+// dump, and the OSRELEASE of VMCOREINFO with both.
+func (k *kernel) checkVersion() error {
+	a, _ := k.t.Kernel.Addr("linux_banner")
+	file := make([]byte, maxBanner)
+	if err := k.t.Kernel.ReadFile(file, a-k.slide()); err != nil {
+		// the banner is near the end of .rodata: read what there is
+		file = file[:0]
+	}
+	if i := bytes.IndexByte(file, 0); i >= 0 {
+		file = file[:i]
+	}
+	mem, err := k.t.ReadCString(a, maxBanner)
+	if err != nil {
+		return fmt.Errorf("reading linux_banner at %#x in the dump: %w", a, err)
+	}
+	if len(file) > 0 && string(file) != mem {
+		return fmt.Errorf("vmlinux does not match this dump: banner %q in the file, %q in the dump",
+			strings.TrimSpace(string(file)), strings.TrimSpace(mem))
+	}
+	if rel, err := k.info.OSRelease(); err == nil {
+		k.release = rel
+		if !strings.HasPrefix(mem, "Linux version "+rel+" ") {
+			return fmt.Errorf("vmlinux does not match this dump: VMCOREINFO says OSRELEASE=%s, the kernel's banner is %q", rel, strings.TrimSpace(mem))
+		}
+	}
+	return nil
+}
+
+// slide is the KASLR offset applied to the symbols.
+func (k *kernel) slide() uint64 {
+	off, err := k.info.KernelOffset()
+	if err != nil {
+		return 0
+	}
+	return off
+}
+
+func (k *kernel) Name() string { return "Linux" }
+
+func (k *kernel) Version() (string, error) {
+	a, _ := k.t.Kernel.Addr("linux_banner")
+	s, err := k.t.ReadCString(a, maxBanner)
+	if err != nil {
+		return "", fmt.Errorf("reading linux_banner: %w", err)
+	}
+	return strings.TrimSpace(s), nil
+}

@@ -1,0 +1,294 @@
+package linux
+
+// Tests on a real Linux crash dump made by testdata/linux/mkfixture.sh. The
+// fixture lives outside the repository, in $KDAP_LINUX_FIXTURE or
+// $XDG_CACHE_HOME/kdap-linux (default ~/.cache/kdap-linux), one folder per
+// kernel version; the tests skip when it is absent. Expected values come
+// from the guest's serial console (console.txt): the ps listing and the
+// KDAP-FIXTURE lines that init.sh printed before crashing.
+
+import (
+	"bufio"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/core"
+	_ "github.com/kdap/kdap/target/core/all"
+)
+
+// fixtureDirs returns the fixture folders holding fixture.env, or skips.
+func fixtureDirs(t testing.TB) []string {
+	root := os.Getenv("KDAP_LINUX_FIXTURE")
+	if root == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				t.Skipf("no Linux dump fixtures: no home folder (%v)", err)
+			}
+			cache = filepath.Join(home, ".cache")
+		}
+		root = filepath.Join(cache, "kdap-linux")
+	}
+	envs, _ := filepath.Glob(filepath.Join(root, "*", "fixture.env"))
+	if len(envs) == 0 {
+		t.Skipf("no Linux dump fixtures under %s (run testdata/linux/mkfixture.sh or set KDAP_LINUX_FIXTURE)", root)
+	}
+	var dirs []string
+	for _, e := range envs {
+		dirs = append(dirs, filepath.Dir(e))
+	}
+	return dirs
+}
+
+// console is what the guest printed.
+type console struct {
+	ps         map[int64]string // pid → comm of the ps listing
+	psPID      int64            // the ps process itself, gone by the crash
+	crashPID   int64
+	crashComm  string
+	crashCPU   int
+	kernel     []string // kernel lines, timestamp removed
+	panicStamp float64  // seconds since boot of the panic line
+}
+
+var crashLine = regexp.MustCompile(`^KDAP-FIXTURE: init pid (\d+) comm (\S+) crashing on CPU (\d+)`)
+
+func readConsole(t *testing.T, dir string) *console {
+	f, err := os.Open(filepath.Join(dir, "console.txt"))
+	if err != nil {
+		t.Skipf("fixture has no console.txt: %v", err)
+	}
+	defer f.Close()
+	c := &console{ps: map[int64]string{}, crashPID: -1}
+	inPS := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		switch {
+		case line == "KDAP-FIXTURE: ps":
+			inPS = true
+			sc.Scan() // the header
+			continue
+		case strings.HasPrefix(line, "KDAP-FIXTURE:"):
+			inPS = false
+			if m := crashLine.FindStringSubmatch(line); m != nil {
+				c.crashPID, _ = strconv.ParseInt(m[1], 10, 64)
+				c.crashComm = m[2]
+				c.crashCPU, _ = strconv.Atoi(m[3])
+			}
+			continue
+		case strings.HasPrefix(line, "["):
+			inPS = false
+			stamp, text, ok := strings.Cut(line[1:], "] ")
+			if ok {
+				c.kernel = append(c.kernel, text)
+				if strings.HasPrefix(text, panicPrefix) {
+					c.panicStamp, _ = strconv.ParseFloat(strings.TrimSpace(stamp), 64)
+				}
+			}
+			continue
+		}
+		if inPS {
+			fs := strings.Fields(line)
+			if len(fs) < 4 {
+				continue
+			}
+			pid, err := strconv.ParseInt(fs[0], 10, 64)
+			if err != nil {
+				continue
+			}
+			c.ps[pid] = fs[3]
+			if fs[3] == "ps" {
+				c.psPID = pid
+			}
+		}
+	}
+	if c.crashPID < 0 || len(c.ps) == 0 {
+		t.Fatalf("%s/console.txt has no ps listing or no crash line", dir)
+	}
+	return c
+}
+
+func openTarget(t *testing.T, dir, dump string) *target.Target {
+	core := filepath.Join(dir, dump)
+	if _, err := os.Stat(core); err != nil {
+		t.Skipf("fixture file %s is missing", core)
+	}
+	tg, err := target.Open(core, filepath.Join(dir, "vmlinux"), target.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	return tg
+}
+
+func TestFixtureThreads(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		con := readConsole(t, dir)
+		lists := map[string][]*target.Thread{}
+		for _, dump := range []string{"vmcore.elf", "vmcore.kdump"} {
+			t.Run(filepath.Base(dir)+"/"+dump, func(t *testing.T) {
+				tg := openTarget(t, dir, dump)
+				ths, err := tg.Threads()
+				if err != nil {
+					t.Fatal(err)
+				}
+				lists[dump] = ths
+				got := map[int64]string{}
+				for _, th := range ths {
+					if th.TID != 0 {
+						got[th.TID] = th.Comm
+					}
+				}
+				// ps had exited by the crash; nothing else was started.
+				want := map[int64]string{}
+				for pid, comm := range con.ps {
+					if pid != con.psPID {
+						want[pid] = comm
+					}
+				}
+				if len(got) != len(want) {
+					t.Errorf("%d tasks besides the idle task, the console's ps listed %d: got %v", len(got), len(want), got)
+				}
+				for pid, comm := range want {
+					// ps shows a kworker's workqueue after a dash
+					if g, ok := got[pid]; !ok || (g != comm && !strings.HasPrefix(comm, g+"-")) {
+						t.Errorf("pid %d: comm %q, ps listed %q", pid, g, comm)
+					}
+				}
+				crashed := ths[0]
+				if !crashed.Crashed || crashed.TID != con.crashPID || crashed.Comm != con.crashComm || crashed.CPU != con.crashCPU {
+					t.Errorf("first thread %+v, want the crashed pid %d %s on CPU %d", crashed, con.crashPID, con.crashComm, con.crashCPU)
+				}
+				pc, _ := crashed.Regs.PC()
+				sym, _, ok := tg.Kernel.Syms.Addr(pc)
+				if !ok || (sym.Name != "panic" && sym.Name != "delay_tsc" && !strings.HasPrefix(sym.Name, "crash_")) {
+					t.Errorf("crashed thread's pc %#x is in %q, not in the panic path", pc, sym.Name)
+				}
+			})
+		}
+		a, b := lists["vmcore.elf"], lists["vmcore.kdump"]
+		if a == nil || b == nil {
+			continue
+		}
+		if len(a) != len(b) {
+			t.Fatalf("vmcore.elf has %d threads, vmcore.kdump %d", len(a), len(b))
+		}
+		// QEMU wrote the two dumps one after the other while the CPUs
+		// kept spinning: running tasks' scratch registers differ, their
+		// stack and frame pointers do not.
+		for i := range a {
+			same := a[i].Regs == b[i].Regs
+			if a[i].CPU >= 0 {
+				sa, _ := a[i].Regs.SP()
+				sb, _ := b[i].Regs.SP()
+				fa, _ := a[i].Regs.Get(amd64.RBP)
+				fb, _ := b[i].Regs.Get(amd64.RBP)
+				same = sa == sb && fa == fb
+			}
+			if a[i].TID != b[i].TID || a[i].Comm != b[i].Comm || a[i].CPU != b[i].CPU || !same {
+				t.Errorf("thread %d: %+v in vmcore.elf, %+v in vmcore.kdump", i, a[i], b[i])
+			}
+		}
+	}
+}
+
+func TestFixtureMemory(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		con := readConsole(t, dir)
+		tg := openTarget(t, dir, "vmcore.elf")
+		off, err := tg.Kernel.MemberOffset("struct task_struct", "comm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, _ := tg.Kernel.Addr("init_task")
+		if comm, err := tg.ReadCString(it+uint64(off), 16); err != nil || comm != "swapper/0" {
+			t.Errorf("init_task.comm = %q, %v; want swapper/0", comm, err)
+		}
+		// Debian's CONFIG_HZ is 250; INITIAL_JIFFIES is (u32)(-300*HZ).
+		const hz, initial = 250, 1<<32 - 300*250
+		j, err := tg.SymbolValueU64("jiffies")
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := float64(j-initial) / hz
+		if up < con.panicStamp-1 || up > con.panicStamp+1 {
+			t.Errorf("jiffies %#x is %.2f s of uptime, the panic was printed at %.2f s", j, up, con.panicStamp)
+		}
+		mb, err := tg.OS.MessageBuffer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(mb.All, "\n")
+		const n = 20
+		if len(lines) < n || len(con.kernel) < n {
+			t.Fatalf("message buffer has %d lines, console %d", len(lines), len(con.kernel))
+		}
+		got, want := lines[len(lines)-n:], con.kernel[len(con.kernel)-n:]
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("message buffer ends\n%s\nconsole ends\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		ps, err := tg.OS.PanicString()
+		if err != nil || ps != "sysrq triggered crash" {
+			t.Errorf("PanicString = %q, %v", ps, err)
+		}
+	}
+}
+
+func TestParsePRStatus(t *testing.T) {
+	desc := make([]byte, prRegOffset+27*8)
+	for i := 0; i < 27; i++ {
+		binary.LittleEndian.PutUint64(desc[prRegOffset+8*i:], uint64(0x1000+i))
+	}
+	// user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx
+	// rsi rdi orig_rax rip cs eflags rsp ss ...
+	tests := []struct {
+		reg  int
+		want uint64
+	}{
+		{amd64.R15, 0x1000}, {amd64.R12, 0x1003}, {amd64.RBP, 0x1004}, {amd64.RBX, 0x1005},
+		{amd64.RAX, 0x100a}, {amd64.RDI, 0x100e}, {amd64.RIP, 0x1010}, {amd64.RSP, 0x1013},
+	}
+	r, err := parsePRStatus(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		if got, ok := r.Get(tt.reg); !ok || got != tt.want {
+			t.Errorf("%s = %#x, %v; want %#x", amd64.Name(tt.reg), got, ok, tt.want)
+		}
+	}
+	if _, err := parsePRStatus(desc[:prRegOffset+8*19]); err == nil {
+		t.Error("a descriptor without rsp parsed")
+	}
+}
+
+func FuzzParsePRStatus(f *testing.F) {
+	for _, dir := range fixtureDirs(f) {
+		d, err := core.Open(filepath.Join(dir, "vmcore.kdump"))
+		if err != nil {
+			continue
+		}
+		if n, ok := core.As[core.CPUNotes](d); ok {
+			for _, r := range n.CPURegisters() {
+				f.Add(r)
+			}
+		}
+		d.Close()
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parsePRStatus(b)
+		if err == nil && len(b) < prRegOffset+8*len(prstatusRegs) {
+			t.Fatalf("short descriptor parsed: %v", r)
+		}
+	})
+}

@@ -1,0 +1,61 @@
+package linux
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch/amd64"
+)
+
+// ptRegs are the struct pt_regs members an unwinder resumes from.
+var ptRegs = []struct {
+	member string
+	reg    int
+}{
+	{"r15", amd64.R15}, {"r14", amd64.R14}, {"r13", amd64.R13}, {"r12", amd64.R12},
+	{"bp", amd64.RBP}, {"bx", amd64.RBX}, {"r11", amd64.R11}, {"r10", amd64.R10},
+	{"r9", amd64.R9}, {"r8", amd64.R8}, {"ax", amd64.RAX}, {"cx", amd64.RCX},
+	{"dx", amd64.RDX}, {"si", amd64.RSI}, {"di", amd64.RDI}, {"ip", amd64.RIP}, {"sp", amd64.RSP},
+}
+
+// trapRules implements target.TrapRules for Linux/x86-64 without ORC:
+// the idtentry stubs (asm_exc_*, asm_sysvec_*, asm_common_interrupt) call
+// C with a struct pt_regs at the stack pointer.
+type trapRules struct{ k *kernel }
+
+func (k *kernel) TrapFrame() target.TrapRules { return trapRules{k} }
+
+func (trapRules) IsTrapEntry(fn string) bool {
+	return strings.HasPrefix(fn, "asm_exc_") || strings.HasPrefix(fn, "asm_sysvec_") || fn == "asm_common_interrupt"
+}
+
+func (trapRules) IsThreadEntry(fn string) bool { return fn == "ret_from_fork" }
+
+// Interrupted reads the struct pt_regs at sp.
+func (r trapRules) Interrupted(sp uint64) (amd64.Regs, string, error) {
+	var regs amd64.Regs
+	for _, m := range ptRegs {
+		off, err := r.k.member("pt_regs", m.member)
+		if err != nil {
+			return regs, "", err
+		}
+		v, err := r.k.t.ReadU64(sp + off)
+		if err != nil {
+			return regs, "", fmt.Errorf("reading struct pt_regs at %#x: %s: %w", sp, m.member, err)
+		}
+		regs.Set(m.reg, v)
+	}
+	off, err := r.k.member("pt_regs", "orig_ax")
+	if err != nil {
+		return regs, "", err
+	}
+	orig, err := r.k.t.ReadU64(sp + off)
+	if err != nil {
+		return regs, "", fmt.Errorf("reading struct pt_regs at %#x: orig_ax: %w", sp, err)
+	}
+	rip, _ := regs.Get(amd64.RIP)
+	rsp, _ := regs.Get(amd64.RSP)
+	rbp, _ := regs.Get(amd64.RBP)
+	return regs, fmt.Sprintf("--- pt_regs orig_ax %#x, rip = %#x, rsp = %#x, rbp = %#x ---", orig, rip, rsp, rbp), nil
+}
