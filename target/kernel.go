@@ -22,8 +22,12 @@ type Kernel struct {
 	Path string
 	// ELF is the parsed ELF header and section table.
 	ELF *elf.File
-	// Syms is the ELF symbol table.
+	// Syms is the ELF symbol table, moved by Slide.
 	Syms *symbols.Table
+	// Slide is the KASLR offset of the running kernel: a running address
+	// minus Slide is the file's (DWARF and CFI) address. Zero unless an OS
+	// model called SetSlide.
+	Slide uint64
 
 	file *os.File
 
@@ -53,6 +57,13 @@ func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}
 	return &Kernel{Path: path, ELF: ef, Syms: syms, file: fh, noDWARF: noDWARF}, nil
+}
+
+// SetSlide records the running kernel's KASLR offset and moves every
+// non-absolute symbol by it, so Syms gives running addresses.
+func (k *Kernel) SetSlide(off uint64) {
+	k.Syms = k.Syms.Slide(off - k.Slide)
+	k.Slide = off
 }
 
 // Close releases the kernel file.

@@ -78,7 +78,7 @@ func open(t *target.Target) (target.OS, error) {
 	}
 	k := &kernel{t: t, info: info, unslid: t.Kernel.Syms}
 	if off, err := info.KernelOffset(); err == nil && off != 0 {
-		t.Kernel.Syms = t.Kernel.Syms.Slide(off)
+		t.Kernel.SetSlide(off)
 	} else if err != nil && !errors.Is(err, vmcoreinfo.ErrMissing) {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (k *kernel) pageTableRoot() (uint64, int, error) {
 func (k *kernel) checkVersion() error {
 	a, _ := k.t.Kernel.Addr("linux_banner")
 	file := make([]byte, maxBanner)
-	if err := k.t.Kernel.ReadFile(file, a-k.slide()); err != nil {
+	if err := k.t.Kernel.ReadFile(file, a-k.t.Kernel.Slide); err != nil {
 		// the banner is near the end of .rodata: read what there is
 		file = file[:0]
 	}
@@ -149,15 +149,6 @@ func (k *kernel) checkVersion() error {
 		}
 	}
 	return nil
-}
-
-// slide is the KASLR offset applied to the symbols.
-func (k *kernel) slide() uint64 {
-	off, err := k.info.KernelOffset()
-	if err != nil {
-		return 0
-	}
-	return off
 }
 
 func (k *kernel) Name() string { return "Linux" }

@@ -21,6 +21,7 @@ import (
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/core"
 	_ "github.com/kdap/kdap/target/core/all"
+	"github.com/kdap/kdap/target/core/vmcoreinfo"
 )
 
 // fixtureDirs returns the fixture folders holding fixture.env, or skips.
@@ -291,4 +292,44 @@ func FuzzParsePRStatus(f *testing.F) {
 			t.Fatalf("short descriptor parsed: %v", r)
 		}
 	})
+}
+
+// stubDump is a dump with no notes at all.
+type stubDump struct{}
+
+func (stubDump) Format() string                     { return "stub" }
+func (stubDump) ReadPhys(b []byte, pa uint64) error { return &core.NotPresentError{Addr: pa} }
+func (stubDump) Info() []core.Field                 { return nil }
+func (stubDump) Close() error                       { return nil }
+
+func TestNoVMCOREINFO(t *testing.T) {
+	_, err := vmcoreInfo(stubDump{})
+	if err == nil || !strings.Contains(err.Error(), "no VMCOREINFO in this dump") {
+		t.Fatalf("got %v, want a no VMCOREINFO error", err)
+	}
+}
+
+func TestFixtureVersionMismatch(t *testing.T) {
+	dir := fixtureDirs(t)[0]
+	tg := openTarget(t, dir, "vmcore.elf")
+	tests := []struct {
+		name, info string
+		ok         bool
+	}{
+		{"other release", "OSRELEASE=5.10.0-99-amd64\n", false},
+		{"release prefix only", "OSRELEASE=6.1.0\n", false},
+		{"no release", "PAGESIZE=4096\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			info, err := vmcoreinfo.Parse([]byte(tt.info))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = (&kernel{t: tg, info: info}).checkVersion()
+			if tt.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "vmlinux does not match this dump")) {
+				t.Errorf("checkVersion = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
 }
