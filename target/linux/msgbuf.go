@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -9,7 +10,7 @@ import (
 
 // Limits on the printk ring buffer read from a dump.
 const (
-	maxDescBits = 24 // at most 16M records
+	maxDescBits = 22 // at most 4M records (LOG_BUF_SHIFT 25 gives 1M)
 	maxDataBits = 30 // at most 1 GiB of text
 	unreadLines = 30
 	maxTextLen  = 1 << 16
@@ -58,12 +59,27 @@ func (k *kernel) records() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readRing(t.ReadVirt, rb, ringLayout{off: off, descSize: uint64(descSize), infoSize: uint64(infoSize)})
+}
+
+// ringLayout holds the printk ring buffer's member offsets, keyed
+// "type.member.path", and the sizes of a descriptor and an info record.
+type ringLayout struct {
+	off                map[string]uint64
+	descSize, infoSize uint64
+}
+
+// readRing reads the records of the printk_ringbuffer at rb through read.
+func readRing(read func(b []byte, va uint64) error, rb uint64, lay ringLayout) ([]string, error) {
+	off := lay.off
+	var err error
 	rd := func(what string, va uint64) uint64 {
 		if err != nil {
 			return 0
 		}
-		var v uint64
-		v, err = t.ReadU64(va)
+		var b [8]byte
+		err = read(b[:], va)
+		v := binary.LittleEndian.Uint64(b[:])
 		if err != nil {
 			err = fmt.Errorf("printk ring buffer: %s at %#x: %w", what, va, err)
 		}
@@ -90,7 +106,7 @@ func (k *kernel) records() ([]string, error) {
 	var out []string
 	for id := tail; ; id = (id + 1) & idMask {
 		i := id & (count - 1)
-		d := descs + i*uint64(descSize)
+		d := descs + i*lay.descSize
 		state := rd("prb_desc.state_var", d+off["prb_desc.state_var"])
 		begin := rd("text_blk_lpos.begin", d+off["prb_desc.text_blk_lpos.begin"])
 		next := rd("text_blk_lpos.next", d+off["prb_desc.text_blk_lpos.next"])
@@ -100,7 +116,7 @@ func (k *kernel) records() ([]string, error) {
 		st := state >> 62
 		if state&idMask == id&idMask && (st == descCommitted || st == descFinalized) && begin&1 == 0 {
 			var lenb [2]byte
-			if e := t.ReadVirt(lenb[:], infos+i*uint64(infoSize)+off["printk_info.text_len"]); e != nil {
+			if e := read(lenb[:], infos+i*lay.infoSize+off["printk_info.text_len"]); e != nil {
 				return nil, fmt.Errorf("printk ring buffer: printk_info %d: %w", i, e)
 			}
 			textLen := uint64(lenb[0]) | uint64(lenb[1])<<8
@@ -112,7 +128,7 @@ func (k *kernel) records() ([]string, error) {
 				textLen = 0
 			}
 			buf := make([]byte, textLen)
-			if e := t.ReadVirt(buf, data+blk+8); e != nil {
+			if e := read(buf, data+blk+8); e != nil {
 				return nil, fmt.Errorf("printk ring buffer: record %d text at %#x: %w", id, data+blk+8, e)
 			}
 			out = append(out, string(buf))
