@@ -76,8 +76,13 @@ func (k *kernel) taskLayout() (*taskLayout, error) {
 // walkList calls fn for every node of the circular list_head at head,
 // stopping at a cycle that does not return to head or after max nodes.
 func (k *kernel) walkList(head uint64, max int, fn func(node uint64) error) error {
+	return walkList(k.t.ReadU64, head, max, fn)
+}
+
+// walkList follows the next pointers of a list_head read through readU64.
+func walkList(readU64 func(uint64) (uint64, error), head uint64, max int, fn func(node uint64) error) error {
 	seen := map[uint64]bool{head: true}
-	next, err := k.t.ReadU64(head)
+	next, err := readU64(head)
 	if err != nil {
 		return fmt.Errorf("reading list head %#x: %w", head, err)
 	}
@@ -92,8 +97,9 @@ func (k *kernel) walkList(head uint64, max int, fn func(node uint64) error) erro
 		if err := fn(next); err != nil {
 			return err
 		}
-		if next, err = k.t.ReadU64(next); err != nil {
-			return fmt.Errorf("reading list node %#x: %w", next, err)
+		node := next
+		if next, err = readU64(node); err != nil {
+			return fmt.Errorf("reading list node %#x: %w", node, err)
 		}
 	}
 	return nil

@@ -1,0 +1,46 @@
+package linux
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestWalkList(t *testing.T) {
+	tests := []struct {
+		name string
+		next map[uint64]uint64 // node → its next pointer; 0x100 is the head
+		max  int
+		want []uint64
+		err  string
+	}{
+		{"empty", map[uint64]uint64{0x100: 0x100}, 10, nil, ""},
+		{"three", map[uint64]uint64{0x100: 0x10, 0x10: 0x20, 0x20: 0x30, 0x30: 0x100}, 10, []uint64{0x10, 0x20, 0x30}, ""},
+		{"loop without the head", map[uint64]uint64{0x100: 0x10, 0x10: 0x20, 0x20: 0x10}, 10, nil, "loops back to 0x10"},
+		{"too long", map[uint64]uint64{0x100: 0x10, 0x10: 0x20, 0x20: 0x30, 0x30: 0x100}, 1, nil, "more than 1 entries"},
+		{"unreadable node", map[uint64]uint64{0x100: 0x10, 0x10: 0x20}, 10, nil, "reading list node 0x20"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			read := func(va uint64) (uint64, error) {
+				v, ok := tt.next[va]
+				if !ok {
+					return 0, fmt.Errorf("no memory at %#x", va)
+				}
+				return v, nil
+			}
+			var got []uint64
+			err := walkList(read, 0x100, tt.max, func(n uint64) error { got = append(got, n); return nil })
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %#x, %v; want %#x", got, err, tt.want)
+			}
+		})
+	}
+}
