@@ -333,3 +333,48 @@ func TestFixtureVersionMismatch(t *testing.T) {
 		})
 	}
 }
+
+var (
+	userRIP = regexp.MustCompile(`^RIP: 0033:0x([0-9a-f]+)`)
+	userRSP = regexp.MustCompile(`^RSP: 002b:([0-9a-f]+)`)
+)
+
+// TestFixtureUserRegs reads the struct pt_regs at the top of the crashed
+// task's stack (task_pt_regs) through the trap rules: it must hold the
+// user registers the kernel printed in its oops report.
+func TestFixtureUserRegs(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		con := readConsole(t, dir)
+		var rip, rsp uint64
+		for _, l := range con.kernel {
+			if m := userRIP.FindStringSubmatch(l); m != nil {
+				rip, _ = strconv.ParseUint(m[1], 16, 64)
+			}
+			if m := userRSP.FindStringSubmatch(l); m != nil {
+				rsp, _ = strconv.ParseUint(m[1], 16, 64)
+			}
+		}
+		if rip == 0 || rsp == 0 {
+			t.Fatalf("%s/console.txt has no user RIP/RSP lines", dir)
+		}
+		tg := openTarget(t, dir, "vmcore.elf")
+		th, err := tg.CrashedThread()
+		if err != nil || th == nil {
+			t.Fatalf("crashed thread: %v, %v", th, err)
+		}
+		size, err := tg.Kernel.TypeSize("struct pt_regs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs, marker, err := tg.OS.TrapFrame().Interrupted(th.StackHi - uint64(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc, _ := regs.PC(); pc != rip {
+			t.Errorf("pt_regs rip %#x, the oops printed %#x (%s)", pc, rip, marker)
+		}
+		if sp, _ := regs.SP(); sp != rsp {
+			t.Errorf("pt_regs rsp %#x, the oops printed %#x (%s)", sp, rsp, marker)
+		}
+	}
+}

@@ -44,3 +44,26 @@ func TestWalkList(t *testing.T) {
 		})
 	}
 }
+
+func TestTrapNames(t *testing.T) {
+	tests := []struct {
+		fn           string
+		trap, thread bool
+	}{
+		{"asm_exc_page_fault", true, false},
+		{"asm_sysvec_reboot", true, false},
+		{"asm_common_interrupt", true, false},
+		{"exc_page_fault", false, false},
+		{"ret_from_fork", false, true},
+		{"panic", false, false},
+	}
+	var r trapRules
+	for _, tt := range tests {
+		if got := r.IsTrapEntry(tt.fn); got != tt.trap {
+			t.Errorf("IsTrapEntry(%s) = %v", tt.fn, got)
+		}
+		if got := r.IsThreadEntry(tt.fn); got != tt.thread {
+			t.Errorf("IsThreadEntry(%s) = %v", tt.fn, got)
+		}
+	}
+}
