@@ -3,6 +3,7 @@ package linux
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
@@ -189,12 +190,22 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	if err != nil {
 		return nil, err
 	}
-	panicCPU := -1
+	panicCPU := int32(-1) // PANIC_CPU_INVALID
 	if a, ok := k.t.Kernel.Addr("panic_cpu"); ok {
-		if v, err := k.t.ReadU32(a); err == nil && int32(v) >= 0 && int(v) < len(cpus) {
-			panicCPU = int(v)
+		if v, err := k.t.ReadU32(a); err == nil {
+			panicCPU = int32(v)
 		}
 	}
+	pcs := make([]uint64, len(cpus))
+	for i, c := range cpus {
+		if r, err := parsePRStatus(c.regs); err == nil {
+			pcs[i], _ = r.PC()
+		}
+	}
+	crashCPU := crashedCPU(panicCPU, pcs, func(pc uint64) string {
+		s, _, _ := k.t.Kernel.Syms.Addr(pc)
+		return s.Name
+	})
 	init, _ := k.t.Kernel.Addr("init_task")
 	var tasks []uint64
 	seen := map[uint64]bool{}
@@ -225,7 +236,7 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	}
 	var ths []*target.Thread
 	for _, task := range tasks {
-		th, err := k.thread(l, task, cpus, panicCPU)
+		th, err := k.thread(l, task, cpus, crashCPU)
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +247,21 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		}
 	}
 	return ths, nil
+}
+
+// crashedCPU picks the CPU that panicked: panic_cpu when panic() set it,
+// else the first CPU whose note's pc is in the panic path (panic, its
+// delay loop delay_tsc, or a crash_* function of kexec); -1 when none.
+func crashedCPU(panicCPU int32, pcs []uint64, name func(uint64) string) int {
+	if panicCPU >= 0 && int(panicCPU) < len(pcs) {
+		return int(panicCPU)
+	}
+	for i, pc := range pcs {
+		if n := name(pc); n == "panic" || n == "delay_tsc" || strings.HasPrefix(n, "crash_") {
+			return i
+		}
+	}
+	return -1
 }
 
 // thread reads one task.

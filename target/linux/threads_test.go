@@ -67,3 +67,25 @@ func TestTrapNames(t *testing.T) {
 		}
 	}
 }
+
+func TestCrashedCPU(t *testing.T) {
+	names := map[uint64]string{0x10: "native_safe_halt", 0x20: "delay_tsc", 0x30: "crash_nmi_callback", 0x40: "stop_this_cpu"}
+	name := func(pc uint64) string { return names[pc] }
+	tests := []struct {
+		name     string
+		panicCPU int32
+		pcs      []uint64
+		want     int
+	}{
+		{"panic_cpu set", 1, []uint64{0x20, 0x10}, 1},
+		{"panic_cpu invalid, delay loop", -1, []uint64{0x10, 0x20}, 1},
+		{"panic_cpu invalid, crash callback", -1, []uint64{0x30, 0x10}, 0},
+		{"panic_cpu beyond the notes", 5, []uint64{0x10, 0x20}, 1},
+		{"no panic", -1, []uint64{0x10, 0x40}, -1},
+	}
+	for _, tt := range tests {
+		if got := crashedCPU(tt.panicCPU, tt.pcs, name); got != tt.want {
+			t.Errorf("%s: crashedCPU = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
