@@ -151,8 +151,10 @@ func (k *kernel) checkVersion() error {
 	return nil
 }
 
+// Name is "Linux".
 func (k *kernel) Name() string { return "Linux" }
 
+// Version is the linux_banner string in the dump.
 func (k *kernel) Version() (string, error) {
 	a, _ := k.t.Kernel.Addr("linux_banner")
 	s, err := k.t.ReadCString(a, maxBanner)

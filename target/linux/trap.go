@@ -24,12 +24,15 @@ var ptRegs = []struct {
 // C with a struct pt_regs at the stack pointer.
 type trapRules struct{ k *kernel }
 
+// TrapFrame returns the x86-64 idtentry rules.
 func (k *kernel) TrapFrame() target.TrapRules { return trapRules{k} }
 
+// IsTrapEntry reports whether fn is an idtentry stub.
 func (trapRules) IsTrapEntry(fn string) bool {
 	return strings.HasPrefix(fn, "asm_exc_") || strings.HasPrefix(fn, "asm_sysvec_") || fn == "asm_common_interrupt"
 }
 
+// IsThreadEntry reports whether fn is where a new task starts.
 func (trapRules) IsThreadEntry(fn string) bool { return fn == "ret_from_fork" }
 
 // Interrupted reads the struct pt_regs at sp.
