@@ -5,7 +5,9 @@
 // on a sleeping task's stack, and the printk ring buffer (5.10 and later).
 //
 // Structure members are found through DWARF by name, so the kernel file
-// must carry DWARF (a -dbg vmlinux).
+// must carry DWARF (a -dbg vmlinux). Not done yet: the idle tasks of CPUs
+// other than 0 (they are on no task list and all have pid 0), modules,
+// and ORC unwinding (trap frames are found by entry name only).
 package linux
 
 import (
