@@ -131,3 +131,38 @@ func PatchELFCore(t testing.TB, path string, pa uint64, b []byte) string {
 	t.Fatalf("physical %#x is not in any PT_LOAD of %s", pa, path)
 	return ""
 }
+
+// LinuxRoot is the folder of the Linux dump fixtures that
+// testdata/linux/mkfixture.sh makes (one folder per kernel version):
+// $KDAP_LINUX_FIXTURE, else $XDG_CACHE_HOME/kdap-linux, else
+// ~/.cache/kdap-linux. It is "" when there is no home folder.
+func LinuxRoot() string {
+	if root := os.Getenv("KDAP_LINUX_FIXTURE"); root != "" {
+		return root
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "kdap-linux")
+}
+
+// LinuxDirs returns the Linux fixture folders that hold a fixture.env, or
+// skips the test with a message saying how to make one.
+func LinuxDirs(t testing.TB) []string {
+	t.Helper()
+	root := LinuxRoot()
+	envs, _ := filepath.Glob(filepath.Join(root, "*", "fixture.env"))
+	if root == "" || len(envs) == 0 {
+		t.Skipf("no Linux dump fixtures under %q (run testdata/linux/mkfixture.sh or set KDAP_LINUX_FIXTURE)", root)
+	}
+	dirs := make([]string, len(envs))
+	for i, e := range envs {
+		dirs[i] = filepath.Dir(e)
+	}
+	return dirs
+}

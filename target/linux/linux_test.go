@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdap/kdap/internal/testfixture"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/core"
@@ -25,29 +26,7 @@ import (
 )
 
 // fixtureDirs returns the fixture folders holding fixture.env, or skips.
-func fixtureDirs(t testing.TB) []string {
-	root := os.Getenv("KDAP_LINUX_FIXTURE")
-	if root == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Skipf("no Linux dump fixtures: no home folder (%v)", err)
-			}
-			cache = filepath.Join(home, ".cache")
-		}
-		root = filepath.Join(cache, "kdap-linux")
-	}
-	envs, _ := filepath.Glob(filepath.Join(root, "*", "fixture.env"))
-	if len(envs) == 0 {
-		t.Skipf("no Linux dump fixtures under %s (run testdata/linux/mkfixture.sh or set KDAP_LINUX_FIXTURE)", root)
-	}
-	var dirs []string
-	for _, e := range envs {
-		dirs = append(dirs, filepath.Dir(e))
-	}
-	return dirs
-}
+func fixtureDirs(t testing.TB) []string { return testfixture.LinuxDirs(t) }
 
 // console is what the guest printed.
 type console struct {

@@ -18,32 +18,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdap/kdap/internal/testfixture"
 	"github.com/kdap/kdap/target/core"
 	"github.com/kdap/kdap/target/core/elfcore"
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
 )
 
-// fixtureRoot returns the folder that holds one fixture folder per kernel.
-func fixtureRoot(t testing.TB) string {
-	root := os.Getenv("KDAP_LINUX_FIXTURE")
-	if root == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Skipf("no Linux dump fixtures: no home folder (%v)", err)
-			}
-			cache = filepath.Join(home, ".cache")
-		}
-		root = filepath.Join(cache, "kdap-linux")
-	}
-	return root
-}
-
 // fixturePrefixes returns the first n bytes of the named file of every
 // fixture folder, for fuzz seeds; none when there are no fixtures.
 func fixturePrefixes(t testing.TB, name string, n int) [][]byte {
-	paths, _ := filepath.Glob(filepath.Join(fixtureRoot(t), "*", name))
+	paths, _ := filepath.Glob(filepath.Join(testfixture.LinuxRoot(), "*", name))
 	var out [][]byte
 	for _, p := range paths {
 		if fh, err := os.Open(p); err == nil {
@@ -57,18 +41,7 @@ func fixturePrefixes(t testing.TB, name string, n int) [][]byte {
 }
 
 // fixtureDirs returns the fixture folders holding fixture.env, or skips.
-func fixtureDirs(t *testing.T) []string {
-	root := fixtureRoot(t)
-	envs, _ := filepath.Glob(filepath.Join(root, "*", "fixture.env"))
-	if len(envs) == 0 {
-		t.Skipf("no Linux dump fixtures under %s (set KDAP_LINUX_FIXTURE to a folder of <version>/fixture.env, vmcore.elf, vmcore.kdump-flat)", root)
-	}
-	var dirs []string
-	for _, e := range envs {
-		dirs = append(dirs, filepath.Dir(e))
-	}
-	return dirs
-}
+func fixtureDirs(t *testing.T) []string { return testfixture.LinuxDirs(t) }
 
 // readEnv reads fixture.env's KEY=VALUE lines (shell quoting stripped).
 func readEnv(t *testing.T, dir string) map[string]string {
