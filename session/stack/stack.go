@@ -27,16 +27,34 @@ type Unwinder struct {
 // New prepares an unwinder for t. Call frame information is parsed on
 // the first backtrace and kept.
 func New(t *target.Target) (*Unwinder, error) {
+	// The kernel file's addresses are the link-time ones; a relocated
+	// kernel (Linux KASLR) runs them slid by t.Kernel.Slide. The symbol
+	// table is already slid; CFI, text ranges and DWARF lookups are moved
+	// here.
+	slide := t.Kernel.Slide
 	cfi := unwind.NewLazyCFIIndex(func() (frame.FrameDescriptionEntries, error) {
-		if d, err := t.Kernel.DWARF(); err == nil {
-			return d.FrameTable()
+		var fdes frame.FrameDescriptionEntries
+		var err error
+		if d, derr := t.Kernel.DWARF(); derr == nil {
+			fdes, err = d.FrameTable()
+		} else {
+			fdes, err = debuginfo.OpenFrames(t.Kernel.ELF)
 		}
-		return debuginfo.OpenFrames(t.Kernel.ELF)
+		if err != nil || slide == 0 {
+			return fdes, err
+		}
+		moved := make(frame.FrameDescriptionEntries, len(fdes))
+		for i, f := range fdes {
+			c := *f // the table is shared: move a copy
+			c.Translate(slide)
+			moved[i] = &c
+		}
+		return moved, nil
 	})
 	s := &symbolizer{syms: t.Kernel.Syms}
 	for _, sec := range t.Kernel.ELF.Sections {
 		if sec.Flags&elf.SHF_EXECINSTR != 0 && sec.Flags&elf.SHF_ALLOC != 0 && sec.Size > 0 {
-			s.text = append(s.text, [2]uint64{sec.Addr, sec.Addr + sec.Size})
+			s.text = append(s.text, [2]uint64{sec.Addr + slide, sec.Addr + slide + sec.Size})
 		}
 	}
 	sort.Slice(s.text, func(i, j int) bool { return s.text[i][0] < s.text[j][0] })
@@ -48,7 +66,7 @@ func New(t *target.Target) (*Unwinder, error) {
 	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].Addr < s.labels[j].Addr })
 	cfg := unwind.Config{Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
 	if d, err := t.Kernel.DWARF(); err == nil {
-		cfg.Inliner = inliner{d}
+		cfg.Inliner = inliner{d, slide}
 	}
 	u, err := unwind.New(cfg)
 	if err != nil {
@@ -105,10 +123,13 @@ func (s *symbolizer) InText(pc uint64) bool {
 }
 
 // inliner answers inlined chains and lines from DWARF.
-type inliner struct{ d *debuginfo.Data }
+type inliner struct {
+	d     *debuginfo.Data
+	slide uint64 // running address - link-time address
+}
 
 func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
-	chain, err := in.d.InlineChain(pc)
+	chain, err := in.d.InlineChain(pc - in.slide)
 	if err != nil {
 		if errors.Is(err, debuginfo.ErrNotFound) {
 			return nil, nil
@@ -123,7 +144,7 @@ func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
 }
 
 func (in inliner) LineForPC(pc uint64) (string, int, bool) {
-	f, l, _, err := in.d.LineAt(pc)
+	f, l, _, err := in.d.LineAt(pc - in.slide)
 	return f, l, err == nil && l > 0
 }
 
