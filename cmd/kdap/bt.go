@@ -52,17 +52,10 @@ func runBt(args []string, w io.Writer) error {
 		return err
 	}
 	var sel []*target.Thread
-	switch {
-	case *all:
+	if *all {
 		sel = ths
-	case *tid != 0:
-		th, err := t.Thread(*tid)
-		if err != nil {
-			return err
-		}
-		sel = []*target.Thread{th}
-	default:
-		th, err := t.CrashedThread()
+	} else {
+		th, err := pickThread(t, *tid)
 		if err != nil {
 			return err
 		}

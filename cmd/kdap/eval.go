@@ -51,15 +51,12 @@ func runEval(args []string, w io.Writer) error {
 // numbers frames: trap markers are not counted) of thread tid, or of the
 // crashed thread when tid is 0.
 func frameEnv(t *target.Target, tid int64, n int) (*values.Env, error) {
-	var th *target.Thread
-	var err error
-	if tid != 0 {
-		th, err = t.Thread(tid)
-	} else if th, err = t.CrashedThread(); err == nil && th == nil {
-		return values.NewGlobalEnv(t), nil
-	}
+	th, err := pickThread(t, tid)
 	if err != nil {
 		return nil, err
+	}
+	if th == nil {
+		return values.NewGlobalEnv(t), nil
 	}
 	u, err := stack.New(t)
 	if err != nil {
@@ -77,6 +74,15 @@ func frameEnv(t *target.Target, tid int64, n int) (*values.Env, error) {
 		k++
 	}
 	return nil, fmt.Errorf("thread %d has %d frames; there is no frame %d", th.TID, k, n)
+}
+
+// pickThread returns thread tid, or the crashed thread when tid is 0 (nil
+// when the dump records none).
+func pickThread(t *target.Target, tid int64) (*target.Thread, error) {
+	if tid != 0 {
+		return t.Thread(tid)
+	}
+	return t.CrashedThread()
 }
 
 // frameArgs formats a frame's arguments as kgdb does: "oidp=0x…, arg2=3";
