@@ -243,7 +243,7 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		di.Symbol = sym.Name
 	}
 	if dw, err := t.Kernel.DWARF(); err == nil {
-		if file, line, _, err := dw.LineAt(d.addr); err == nil && file != "" {
+		if file, line, _, err := dw.LineAt(d.addr - t.Kernel.Slide); err == nil && file != "" {
 			di.Location = s.sourceFor(file)
 			di.Line = line
 		}

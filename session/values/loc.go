@@ -41,6 +41,7 @@ type exprInfo struct {
 	emptyPiece  bool // a DW_OP_piece with nothing before it: an optimized-out part
 	implicitPtr bool
 	entry       []entryValue
+	addrs       []int // offsets of DW_OP_addr operands
 }
 
 // entryValue is one DW_OP_entry_value in an expression: bytes [at, end)
@@ -87,6 +88,7 @@ func scanExpr(b []byte, ptrSize int) (exprInfo, error) {
 		isPiece := false
 		switch {
 		case opc == opAddr:
+			in.addrs = append(in.addrs, i)
 			i += ptrSize
 		case opc >= 0x08 && opc <= 0x0f: // DW_OP_const1u .. const8s
 			i += 1 << ((opc - 0x08) / 2)
@@ -219,7 +221,7 @@ func (e *Env) varValue(v debuginfo.Var) (cexpr.Value, error) {
 		return cexpr.Value{Type: t, OptimizedOut: true}, nil
 	}
 	f := e.frames[e.idx]
-	expr, err := e.d.LocationAt(v, f.LookupPC)
+	expr, err := e.d.LocationAt(v, f.LookupPC-e.slide)
 	if err != nil {
 		return cexpr.Value{}, fmt.Errorf("variable %s: %w", v.Name, err)
 	}
@@ -261,6 +263,7 @@ func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
 			return cexpr.Value{}, err
 		}
 	}
+	expr = e.relocateAddrs(expr, in.addrs)
 	for _, r := range in.regs {
 		if r >= unwind.MaxRegs || !f.Regs.Has(int(r)) {
 			return unavailable, nil
@@ -387,6 +390,23 @@ func (e *Env) execute(regs op.DwarfRegisters, expr []byte) (addr int64, pieces [
 		return 0, nil, fmt.Errorf("evaluating the location: %w", err)
 	}
 	return addr, pieces, nil
+}
+
+// relocateAddrs returns expr with the DW_OP_addr operands at the given
+// offsets moved from link-time to running addresses (a copy; expr is the
+// DWARF's own bytes).
+func (e *Env) relocateAddrs(expr []byte, at []int) []byte {
+	if e.slide == 0 || len(at) == 0 || e.ptr != 8 {
+		return expr
+	}
+	out := append([]byte(nil), expr...)
+	for _, i := range at {
+		if i+8 <= len(out) {
+			a := binary.LittleEndian.Uint64(out[i:])
+			binary.LittleEndian.PutUint64(out[i:], e.t.Kernel.Relocate(a))
+		}
+	}
+	return out
 }
 
 // frameBase evaluates the physical function's DW_AT_frame_base; ok is
@@ -516,11 +536,11 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 		return 0, false
 	}
 	caller := e.frames[j]
-	fn, err := e.d.FuncAt(caller.LookupPC)
+	fn, err := e.d.FuncAt(caller.LookupPC - e.slide)
 	if err != nil {
 		return 0, false
 	}
-	expr := e.callValueExpr(fn.Offset, caller.PC, reg)
+	expr := e.callValueExpr(fn.Offset, caller.PC-e.slide, reg)
 	if expr == nil {
 		return 0, false
 	}

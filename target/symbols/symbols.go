@@ -368,12 +368,13 @@ func (t *Table) Format(addr uint64) string {
 	return fmt.Sprintf("%s+%#x", s.Name, off)
 }
 
-// Slide returns a copy of the table with every non-absolute symbol moved by
-// delta (a KASLR offset; negative slides wrap around as two's complement).
-func (t *Table) Slide(delta uint64) *Table {
+// Slide returns a copy of the table with every non-absolute symbol for
+// which moves is true (every one when moves is nil) moved by delta (a KASLR
+// offset; negative slides wrap around as two's complement).
+func (t *Table) Slide(delta uint64, moves func(Symbol) bool) *Table {
 	syms := append([]Symbol(nil), t.syms...)
 	for i := range syms {
-		if syms[i].Kind != Abs {
+		if syms[i].Kind != Abs && (moves == nil || moves(syms[i])) {
 			syms[i].Addr += delta
 		}
 	}

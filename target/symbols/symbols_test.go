@@ -104,7 +104,10 @@ func TestLookupPrefixSlide(t *testing.T) {
 			t.Errorf("WithPrefix(%q, %d) = %v, want %v", tt.prefix, tt.max, got, tt.want)
 		}
 	}
-	slid := tab.Slide(0x100000)
+	if s, _ := tab.Slide(0x100000, func(s Symbol) bool { return s.Name != "fn_a" }).Lookup("fn_a"); s.Addr != 0x2100 {
+		t.Errorf("fn_a kept in place moved to %#x, want 0x2100", s.Addr)
+	}
+	slid := tab.Slide(0x100000, nil)
 	if s, _ := slid.Lookup("fn_a"); s.Addr != 0x102100 {
 		t.Errorf("slid fn_a at %#x, want 0x102100", s.Addr)
 	}
