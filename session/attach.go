@@ -163,9 +163,9 @@ func (s *Session) configurationDone(r *godap.Request) (godap.Message, error) {
 		body.Reason, body.Text, body.Description = "pause", "", "the dump records no panic"
 	}
 	if th, err := t.CrashedThread(); err == nil && th != nil {
-		body.ThreadId = int(th.TID)
+		body.ThreadId = int(th.ID)
 	} else if ths, err := t.Threads(); err == nil && len(ths) > 0 {
-		body.ThreadId = int(ths[0].TID)
+		body.ThreadId = int(ths[0].ID)
 	}
 	return &godap.StoppedEvent{Event: event("stopped"), Body: body}, nil
 }

@@ -69,6 +69,7 @@ func runBt(args []string, w io.Writer) error {
 		return err
 	}
 	type threadBt struct {
+		ID     int64       `json:"id"`
 		TID    int64       `json:"tid"`
 		Name   string      `json:"name"`
 		Frames []frameJSON `json:"frames"`
@@ -77,12 +78,12 @@ func runBt(args []string, w io.Writer) error {
 	var out []threadBt
 	for i, th := range sel {
 		frames, stop := u.Backtrace(th)
-		tb := threadBt{TID: th.TID, Name: th.DisplayName(), Stop: stop.Message}
+		tb := threadBt{ID: th.ID, TID: th.TID, Name: th.DisplayName(), Stop: stop.Message}
 		if !*asJSON {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.TID, th.DisplayName(), th.RegsFrom)
+			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.ID, th.DisplayName(), th.RegsFrom)
 		}
 		n := 0
 		args := make([]string, len(frames))

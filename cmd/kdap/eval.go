@@ -76,11 +76,11 @@ func frameEnv(t *target.Target, tid int64, n int) (*values.Env, error) {
 	return nil, fmt.Errorf("thread %d has %d frames; there is no frame %d", th.TID, k, n)
 }
 
-// pickThread returns thread tid, or the crashed thread when tid is 0 (nil
-// when the dump records none).
+// pickThread returns the thread whose ID (else TID) is tid, or the
+// crashed thread when tid is 0 (nil when the dump records none).
 func pickThread(t *target.Target, tid int64) (*target.Thread, error) {
 	if tid != 0 {
-		return t.Thread(tid)
+		return t.ThreadByTID(tid)
 	}
 	return t.CrashedThread()
 }

@@ -47,6 +47,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // threadJSON is a thread as --json prints it.
 type threadJSON struct {
+	ID       int64             `json:"id"`
 	TID      int64             `json:"tid"`
 	PID      int64             `json:"pid"`
 	Comm     string            `json:"comm"`
@@ -68,7 +69,7 @@ func toJSON(th *target.Thread) threadJSON {
 			regs[n] = fmt.Sprintf("%#x", v)
 		}
 	}
-	return threadJSON{TID: th.TID, PID: th.PID, Comm: th.Comm, Name: th.Name, Display: th.DisplayName(),
+	return threadJSON{ID: th.ID, TID: th.TID, PID: th.PID, Comm: th.Comm, Name: th.Name, Display: th.DisplayName(),
 		CPU: th.CPU, Crashed: th.Crashed, Zombie: th.Zombie, Addr: fmt.Sprintf("%#x", th.Addr),
 		RegsFrom: th.RegsFrom, Regs: regs}
 }
@@ -164,14 +165,14 @@ func runThreads(args []string, w io.Writer) error {
 		}
 		return writeJSON(w, out)
 	}
-	fmt.Fprintf(w, "  %-7s %-18s %-6s %-18s %s\n", "TID", "ADDR", "PID", "PC", "NAME")
+	fmt.Fprintf(w, "  %-7s %-7s %-18s %-6s %-18s %s\n", "ID", "TID", "ADDR", "PID", "PC", "NAME")
 	for _, th := range ths {
 		mark := " "
 		if th.Crashed {
 			mark = "*"
 		}
 		pc, _ := th.Regs.PC()
-		fmt.Fprintf(w, "%s %-7d %#-18x %-6d %-18s %s\n", mark, th.TID, th.Addr, th.PID, t.Kernel.Syms.Format(pc), th.DisplayName())
+		fmt.Fprintf(w, "%s %-7d %-7d %#-18x %-6d %-18s %s\n", mark, th.ID, th.TID, th.Addr, th.PID, t.Kernel.Syms.Format(pc), th.DisplayName())
 	}
 	return nil
 }

@@ -10,9 +10,11 @@ package linux
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +39,10 @@ type console struct {
 	crashCPU   int
 	kernel     []string // kernel lines, timestamp removed
 	panicStamp float64  // seconds since boot of the panic line
+	cpus       int      // "smpboot: Allowing N CPUs"
 }
+
+var allowingCPUs = regexp.MustCompile(`^smpboot: Allowing (\d+) CPUs`)
 
 var crashLine = regexp.MustCompile(`^KDAP-FIXTURE: init pid (\d+) comm (\S+) crashing on CPU (\d+)`)
 
@@ -70,6 +75,9 @@ func readConsole(t *testing.T, dir string) *console {
 			stamp, text, ok := strings.Cut(line[1:], "] ")
 			if ok {
 				c.kernel = append(c.kernel, text)
+				if m := allowingCPUs.FindStringSubmatch(text); m != nil {
+					c.cpus, _ = strconv.Atoi(m[1])
+				}
 				if strings.HasPrefix(text, panicPrefix) {
 					c.panicStamp, _ = strconv.ParseFloat(strings.TrimSpace(stamp), 64)
 				}
@@ -143,6 +151,26 @@ func TestFixtureThreads(t *testing.T) {
 					if g, ok := got[pid]; !ok || (g != comm && !strings.HasPrefix(comm, g+"-")) {
 						t.Errorf("pid %d: comm %q, ps listed %q", pid, g, comm)
 					}
+				}
+				// One idle task per CPU, all pid 0, told apart by their IDs.
+				var idle []string
+				ids := map[int64]bool{}
+				for _, th := range ths {
+					if th.TID == 0 {
+						idle = append(idle, th.Comm)
+					}
+					if th.ID <= 0 || ids[th.ID] {
+						t.Errorf("thread %s: ID %d is not positive or not unique", th.DisplayName(), th.ID)
+					}
+					ids[th.ID] = true
+				}
+				sort.Strings(idle)
+				var wantIdle []string
+				for i := 0; i < con.cpus; i++ {
+					wantIdle = append(wantIdle, fmt.Sprintf("swapper/%d", i))
+				}
+				if strings.Join(idle, ",") != strings.Join(wantIdle, ",") {
+					t.Errorf("idle tasks %v, want %v (the console says %d CPUs)", idle, wantIdle, con.cpus)
 				}
 				crashed := ths[0]
 				if !crashed.Crashed || crashed.TID != con.crashPID || crashed.Comm != con.crashComm || crashed.CPU != con.crashCPU {
