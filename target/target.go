@@ -108,6 +108,31 @@ type TrapRules interface {
 	Interrupted(sp uint64) (amd64.Regs, string, error)
 }
 
+// Module is a loadable kernel module as the dump recorded it.
+type Module struct {
+	// Name is the module's name ("qemu_fw_cfg").
+	Name string
+	// Base and Size bound its code in kernel memory.
+	Base, Size uint64
+	// Addr is the address of the kernel's structure for it.
+	Addr uint64
+}
+
+// ModuleLister is implemented by OS models that can list loaded modules.
+type ModuleLister interface {
+	// Modules lists the loaded modules in the kernel's order.
+	Modules() ([]Module, error)
+}
+
+// Modules lists the kernel's loaded modules; none when the OS model does
+// not know how.
+func (t *Target) Modules() ([]Module, error) {
+	if m, ok := t.OS.(ModuleLister); ok {
+		return m.Modules()
+	}
+	return nil, nil
+}
+
 // OSModel recognises one operating system's kernel and builds its OS.
 type OSModel struct {
 	// Name identifies the model, e.g. "FreeBSD".

@@ -45,6 +45,14 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// moduleJSON is a loaded module as --json prints it.
+type moduleJSON struct {
+	Name string `json:"name"`
+	Base string `json:"base"`
+	Size uint64 `json:"size"`
+	Addr string `json:"addr"`
+}
+
 // threadJSON is a thread as --json prints it.
 type threadJSON struct {
 	ID       int64             `json:"id"`
@@ -85,17 +93,18 @@ func runInfo(args []string, w io.Writer) error {
 		Value string `json:"value"`
 	}
 	info := struct {
-		Core       string      `json:"core"`
-		Kernel     string      `json:"kernel"`
-		Format     string      `json:"format"`
-		Header     []field     `json:"header"`
-		OS         string      `json:"os"`
-		Version    string      `json:"version"`
-		Panic      string      `json:"panic"`
-		Crashed    *threadJSON `json:"crashedThread,omitempty"`
-		NumThreads int         `json:"threads"`
-		Unread     string      `json:"unreadMessages"`
-		Errors     []string    `json:"errors,omitempty"`
+		Core       string       `json:"core"`
+		Kernel     string       `json:"kernel"`
+		Format     string       `json:"format"`
+		Header     []field      `json:"header"`
+		OS         string       `json:"os"`
+		Version    string       `json:"version"`
+		Panic      string       `json:"panic"`
+		Crashed    *threadJSON  `json:"crashedThread,omitempty"`
+		NumThreads int          `json:"threads"`
+		Modules    []moduleJSON `json:"modules"`
+		Unread     string       `json:"unreadMessages"`
+		Errors     []string     `json:"errors,omitempty"`
 	}{Core: t.CorePath, Kernel: t.Kernel.Path, Format: t.Dump.Format(), OS: t.OS.Name()}
 	for _, f := range t.Dump.Info() {
 		info.Header = append(info.Header, field{f.Name, strings.TrimRight(f.Value, "\n")})
@@ -120,6 +129,13 @@ func runInfo(args []string, w io.Writer) error {
 			}
 		}
 	}
+	if mods, err := t.Modules(); err != nil {
+		note("modules", err)
+	} else {
+		for _, m := range mods {
+			info.Modules = append(info.Modules, moduleJSON{Name: m.Name, Base: fmt.Sprintf("%#x", m.Base), Size: m.Size, Addr: fmt.Sprintf("%#x", m.Addr)})
+		}
+	}
 	if mb, err := t.OS.MessageBuffer(); err != nil {
 		note("message buffer", err)
 	} else {
@@ -138,6 +154,12 @@ func runInfo(args []string, w io.Writer) error {
 		fmt.Fprintf(w, "Crashed:  tid %d %s\n", info.Crashed.TID, info.Crashed.Display)
 	}
 	fmt.Fprintf(w, "Threads:  %d\n", info.NumThreads)
+	if len(info.Modules) > 0 {
+		fmt.Fprintf(w, "Modules:  %d\n", len(info.Modules))
+		for _, m := range info.Modules {
+			fmt.Fprintf(w, "  %-20s %s  %d bytes\n", m.Name, m.Base, m.Size)
+		}
+	}
 	for _, e := range info.Errors {
 		fmt.Fprintf(w, "Error:    %s\n", e)
 	}

@@ -4,10 +4,10 @@
 // running tasks and from the inactive_task_frame that __switch_to_asm left
 // on a sleeping task's stack, and the printk ring buffer (5.10 and later).
 //
+// Every CPU's idle task comes from its run queue (they all have pid 0 and
+// are on no task list), and loaded modules from the modules list.
 // Structure members are found through DWARF by name, so the kernel file
-// must carry DWARF (a -dbg vmlinux). Not done yet: the idle tasks of CPUs
-// other than 0 (they are on no task list and all have pid 0), modules,
-// and ORC unwinding (trap frames are found by entry name only).
+// must carry DWARF (a -dbg vmlinux).
 package linux
 
 import (

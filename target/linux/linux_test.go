@@ -385,3 +385,27 @@ func TestFixtureUserRegs(t *testing.T) {
 		}
 	}
 }
+
+// TestFixtureModules finds the one module init.sh loaded, its code in the
+// x86-64 module area and readable.
+func TestFixtureModules(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		tg := openTarget(t, dir, "vmcore.kdump")
+		mods, err := tg.Modules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mods) != 1 || mods[0].Name != "qemu_fw_cfg" {
+			t.Fatalf("modules %+v, want only qemu_fw_cfg (init.sh's insmod)", mods)
+		}
+		m := mods[0]
+		const modulesVaddr, modulesEnd = 0xffffffffc0000000, 0xffffffffff000000 // with KASLR's 1 GiB image
+		if m.Base < modulesVaddr || m.Base+m.Size > modulesEnd || m.Base%4096 != 0 || m.Size == 0 {
+			t.Errorf("qemu_fw_cfg text at %#x, %d bytes: want a page-aligned range in the module area", m.Base, m.Size)
+		}
+		b := make([]byte, 16)
+		if err := tg.ReadVirt(b, m.Base); err != nil {
+			t.Errorf("reading qemu_fw_cfg's code: %v", err)
+		}
+	}
+}
