@@ -17,8 +17,6 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/core"
-	"github.com/kdap/kdap/target/core/elfcore"
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
 	"github.com/kdap/kdap/target/symbols"
 )
@@ -51,26 +49,8 @@ type kernel struct {
 	release string
 }
 
-// notesDump is a dump that keeps ELF notes (elfcore, kdump).
-type notesDump interface{ Notes() []elfcore.Note }
-
-// vmcoreInfo returns the VMCOREINFO text of a dump.
-func vmcoreInfo(d core.Dump) ([]byte, error) {
-	if v, ok := core.As[interface{ VMCOREINFO() []byte }](d); ok {
-		if b := v.VMCOREINFO(); len(b) > 0 {
-			return b, nil
-		}
-	}
-	if n, ok := core.As[notesDump](d); ok {
-		if b, ok := vmcoreinfo.FindNote(n.Notes()); ok {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("no VMCOREINFO in this dump: the %s file has neither a VMCOREINFO note nor a kdump VMCOREINFO block (QEMU writes one only with -device vmcoreinfo and the guest's qemu_fw_cfg driver loaded)", d.Format())
-}
-
 func open(t *target.Target) (target.OS, error) {
-	text, err := vmcoreInfo(t.Dump)
+	text, err := vmcoreinfo.FromDump(t.Dump)
 	if err != nil {
 		return nil, err
 	}

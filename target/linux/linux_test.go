@@ -310,7 +310,7 @@ func (stubDump) Info() []core.Field                 { return nil }
 func (stubDump) Close() error                       { return nil }
 
 func TestNoVMCOREINFO(t *testing.T) {
-	_, err := vmcoreInfo(stubDump{})
+	_, err := vmcoreinfo.FromDump(stubDump{})
 	if err == nil || !strings.Contains(err.Error(), "no VMCOREINFO in this dump") {
 		t.Fatalf("got %v, want a no VMCOREINFO error", err)
 	}
