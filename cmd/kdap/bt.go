@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("bt", verb{summary: "print backtraces like kgdb (crashed thread, --tid N, or -a for all)",
-		usage: "bt CORE KERNEL [--tid N | -a] [--args] [--json]", run: runBt})
+		usage: "bt CORE [KERNEL] [--tid N | -a] [--args] [--json]", run: runBt})
 }
 
 // frameJSON is a frame as bt --json prints it.
@@ -39,14 +39,17 @@ func runBt(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	if len(pos) < 1 || len(pos) > 2 {
 		return fmt.Errorf("%w: expected CORE and KERNEL", errUsage)
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{NoDWARF: *noDWARF})
+	t, rest, err := openDump(pos, target.Options{NoDWARF: *noDWARF})
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: expected CORE and KERNEL, got %q too", errUsage, rest)
+	}
 	ths, err := t.Threads()
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 
 func init() {
 	register("eval", verb{summary: "evaluate a C expression in a thread's frame (like gdb's print)",
-		usage: "eval CORE KERNEL [--tid N] [--frame K] [--hex] EXPR", run: runEval})
+		usage: "eval CORE [KERNEL] [--tid N] [--frame K] [--hex] EXPR", run: runEval})
 }
 
 func runEval(args []string, w io.Writer) error {
@@ -26,20 +26,23 @@ func runEval(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 3 {
+	if len(pos) < 2 {
 		return fmt.Errorf("%w: expected CORE, KERNEL and an expression", errUsage)
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{})
+	t, rest, err := openDump(pos, target.Options{})
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if len(rest) == 0 {
+		return fmt.Errorf("%w: expected an expression after CORE and KERNEL", errUsage)
+	}
 	defer values.Forget(t)
 	env, err := frameEnv(t, *tid, *frame)
 	if err != nil {
 		return err
 	}
-	v, err := cexpr.Evaluate(env, strings.Join(pos[2:], " "))
+	v, err := cexpr.Evaluate(env, strings.Join(rest, " "))
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,11 @@ import (
 
 func init() {
 	register("info", verb{summary: "summarise a dump: format, kernel, panic, crashed thread, messages",
-		usage: "info CORE KERNEL [--json]", run: runInfo})
+		usage: "info CORE [KERNEL] [--json]", run: runInfo})
 	register("threads", verb{summary: "list the kernel threads of a dump",
-		usage: "threads CORE KERNEL [--json]", run: runThreads})
+		usage: "threads CORE [KERNEL] [--json]", run: runThreads})
 	register("read", verb{summary: "hex-dump kernel memory at an address or symbol",
-		usage: "read CORE KERNEL ADDR|SYMBOL[+OFF] LEN [--json]", run: runRead})
+		usage: "read CORE [KERNEL] ADDR|SYMBOL[+OFF] LEN [--json]", run: runRead})
 }
 
 // openArgs parses "CORE KERNEL rest..." with a --json flag.
@@ -29,14 +29,18 @@ func openArgs(name string, args []string, extra int) (*target.Target, []string, 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if len(pos) != 2+extra {
-		return nil, nil, false, fmt.Errorf("%w: expected %d arguments, got %d", errUsage, 2+extra, len(pos))
+	if len(pos) < 1+extra || len(pos) > 2+extra {
+		return nil, nil, false, fmt.Errorf("%w: expected %d or %d arguments, got %d", errUsage, 1+extra, 2+extra, len(pos))
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{NoDWARF: *noDWARF})
+	t, rest, err := openDump(pos, target.Options{NoDWARF: *noDWARF})
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return t, pos[2:], *asJSON, nil
+	if len(rest) != extra {
+		t.Close()
+		return nil, nil, false, fmt.Errorf("%w: expected %d arguments after CORE and KERNEL, got %d", errUsage, extra, len(rest))
+	}
+	return t, rest, *asJSON, nil
 }
 
 func writeJSON(w io.Writer, v any) error {
