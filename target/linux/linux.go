@@ -49,6 +49,7 @@ type kernel struct {
 	info    *vmcoreinfo.Info
 	unslid  *symbols.Table // the file's symbols: per-CPU offsets are not relocated
 	release string
+	orc     orcState
 }
 
 // notesDump is a dump that keeps ELF notes (elfcore, kdump).
