@@ -18,6 +18,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Reg is an ORC base register (ORC_REG_* of arch/x86/include/asm/orc_types.h).
@@ -246,6 +247,7 @@ type Table struct {
 	n      int
 
 	once    sync.Once
+	loaded  atomic.Bool
 	load    func() (ip, ent []byte, err error)
 	ip, ent []byte
 	err     error
@@ -323,8 +325,12 @@ func (t *Table) Len() int { return t.n }
 // Layout is the entry layout the table decodes with.
 func (t *Table) Layout() Layout { return t.layout }
 
+// Loaded reports whether the sections have been read (by a lookup).
+func (t *Table) Loaded() bool { return t.loaded.Load() }
+
 func (t *Table) init() error {
 	t.once.Do(func() {
+		t.loaded.Store(true)
 		ip, ent, err := t.load()
 		switch {
 		case err != nil:
