@@ -65,6 +65,24 @@ func consoleUserRegs(t *testing.T, dir string) map[string]uint64 {
 	return out
 }
 
+// consoleOffsets maps each reliable function of the kernel's printed call
+// trace to its offset ("panic+0x118/0x2f4" gives panic: 0x118).
+func consoleOffsets(t *testing.T, dir string) map[string]uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, "console.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	re := regexp.MustCompile(`(?m)^\[[ 0-9.]+\]  ([A-Za-z_][A-Za-z0-9_.]*)\+0x([0-9a-f]+)/0x[0-9a-f]+$`)
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseUint(m[2], 16, 64)
+		if _, ok := out[m[1]]; !ok {
+			out[m[1]] = v
+		}
+	}
+	return out
+}
+
 // physical returns the functions of the physical frames.
 func physical(frames []unwind.Frame) []string {
 	var out []string
@@ -107,6 +125,23 @@ func TestLinuxORCCrashedTask(t *testing.T) {
 			}
 			if stop.Kind != unwind.StopEndOfStack {
 				t.Errorf("%s: stop %v %q, want the end of the stack", core, stop.Kind, stop.Message)
+			}
+			// The return addresses too: function+offset as printed, but for
+			// panic, which printed the trace from another call.
+			offs := consoleOffsets(t, dir)
+			compared := 0
+			for _, f := range frames[1:] {
+				want, ok := offs[f.Function]
+				if !ok || f.Kind != unwind.KindNormal || f.Function == "panic" {
+					continue
+				}
+				compared++
+				if f.PC-f.Entry != want {
+					t.Errorf("%s: %s+%#x, the kernel printed +%#x", core, f.Function, f.PC-f.Entry, want)
+				}
+			}
+			if compared != len(want)-1 {
+				t.Errorf("%s: compared the offsets of %d frames, want %d", core, compared, len(want)-1)
 			}
 			last := frames[len(frames)-1]
 			if last.Kind != unwind.KindTrap {

@@ -5,9 +5,12 @@
 // on a sleeping task's stack, and the printk ring buffer (5.10 and later).
 //
 // Structure members are found through DWARF by name, so the kernel file
-// must carry DWARF (a -dbg vmlinux). Not done yet: the idle tasks of CPUs
-// other than 0 (they are on no task list and all have pid 0), modules,
-// and ORC unwinding (trap frames are found by entry name only).
+// must carry DWARF (a -dbg vmlinux). Backtraces step through the
+// kernel's ORC tables (FrameInfo, orc.go), which also find the pt_regs of
+// exception, interrupt and system call entries; without ORC, trap frames
+// are found by entry name (trap.go). Not done yet: the idle tasks of CPUs
+// other than 0 (they are on no task list and all have pid 0), modules and
+// their ORC tables.
 package linux
 
 import (

@@ -22,36 +22,52 @@ import (
 // where the tables are (vmlinux), which layout struct orc_entry has in this
 // build, struct pt_regs, and how a trap frame is labelled.
 
-// orcState is the kernel's ORC unwinder, built once.
+// orcState is the kernel's ORC unwinder, built on its first step: the
+// layout of struct orc_entry comes from DWARF, whose type index a caller
+// that only lists threads should not pay for.
 type orcState struct {
 	once sync.Once
-	fi   unwind.FrameInfo
+	st   *orc.Stepper
+	orig uint64 // offsetof(struct pt_regs, orig_ax)
 	err  error
 }
 
 // FrameInfo returns an unwind.FrameInfo that steps through the kernel's
-// ORC tables, or nil (and no error) when the kernel file has none.
+// ORC tables, or nil when the kernel file has none. The tables, their
+// layout and struct pt_regs are read on the first step; an error there
+// (a kernel whose ORC sections or layout are unusable) is the error of
+// every step.
 func (k *kernel) FrameInfo() (unwind.FrameInfo, error) {
-	k.orc.once.Do(func() { k.orc.fi, k.orc.err = k.newORC() })
-	return k.orc.fi, k.orc.err
-}
-
-func (k *kernel) newORC() (unwind.FrameInfo, error) {
 	ef := k.t.Kernel.ELF
 	if ef.Section(".orc_unwind_ip") == nil && ef.Section(".orc_unwind") == nil {
 		return nil, nil
 	}
+	return &orcFrames{k: k}, nil
+}
+
+// stepper builds the ORC stepper once.
+func (k *kernel) stepper() (*orc.Stepper, uint64, error) {
+	k.orc.once.Do(func() { k.orc.st, k.orc.orig, k.orc.err = k.newORC() })
+	return k.orc.st, k.orc.orig, k.orc.err
+}
+
+func (k *kernel) newORC() (*orc.Stepper, uint64, error) {
+	ef := k.t.Kernel.ELF
 	layout, err := k.orcLayout()
 	if err != nil {
-		return nil, fmt.Errorf("ORC tables of %s: %w", k.t.Kernel.Path, err)
+		return nil, 0, fmt.Errorf("ORC tables of %s: %w", k.t.Kernel.Path, err)
 	}
 	tab, err := orc.OpenELF(ef, layout)
 	if err != nil {
-		return nil, fmt.Errorf("ORC tables of %s: %w", k.t.Kernel.Path, err)
+		return nil, 0, fmt.Errorf("ORC tables of %s: %w", k.t.Kernel.Path, err)
 	}
 	pt, err := k.ptRegsLayout()
 	if err != nil {
-		return nil, fmt.Errorf("ORC unwinding needs struct pt_regs: %w", err)
+		return nil, 0, fmt.Errorf("ORC unwinding needs struct pt_regs: %w", err)
+	}
+	origAX, err := k.member("pt_regs", "orig_ax")
+	if err != nil {
+		return nil, 0, fmt.Errorf("ORC unwinding needs struct pt_regs: %w", err)
 	}
 	var text [][2]uint64
 	for _, s := range ef.Sections {
@@ -64,11 +80,7 @@ func (k *kernel) newORC() (unwind.FrameInfo, error) {
 		i := sort.Search(len(text), func(i int) bool { return text[i][1] > pc })
 		return i < len(text) && pc >= text[i][0]
 	}}
-	origAX, err := k.member("pt_regs", "orig_ax")
-	if err != nil {
-		return nil, err
-	}
-	return &orcFrames{st: st, k: k, origAX: origAX}, nil
+	return st, origAX, nil
 }
 
 // orcLayout reads the layout of struct orc_entry from DWARF; without it,
@@ -187,16 +199,16 @@ func (k *kernel) ptRegsLayout() (orc.PtRegs, error) {
 }
 
 // orcFrames adapts the ORC stepper to the unwinder.
-type orcFrames struct {
-	st     *orc.Stepper
-	k      *kernel
-	origAX uint64
-}
+type orcFrames struct{ k *kernel }
 
 // Step unwinds one frame through ORC. A pc the tables do not cover, or
 // whose entry is undefined, is left to CFI and the frame pointer.
 func (o *orcFrames) Step(f *unwind.Frame, mem unwind.Memory) (unwind.Step, error) {
-	res, err := o.st.Step(&f.Regs, f.LookupPC, mem)
+	stepper, origAX, err := o.k.stepper()
+	if err != nil {
+		return unwind.Step{}, err
+	}
+	res, err := stepper.Step(&f.Regs, f.LookupPC, mem)
 	if errors.Is(err, orc.ErrNoEntry) || errors.Is(err, orc.ErrUndefined) {
 		return unwind.Step{Kind: unwind.StepNone}, nil
 	}
@@ -214,14 +226,14 @@ func (o *orcFrames) Step(f *unwind.Frame, mem unwind.Memory) (unwind.Step, error
 		st.Kind = unwind.StepCall
 	case orc.KindRegs, orc.KindRegsPartial:
 		st.Kind, st.UserMode = unwind.StepTrap, res.UserMode
-		st.Label = o.label(res, mem)
+		st.Label = label(res, origAX, mem)
 	}
 	return st, nil
 }
 
 // label is the marker of a trap frame, in the style of the name-based
 // one: "--- pt_regs at 0x…, orig_ax 0x…, rip = 0x…, rsp = 0x…, rbp = 0x… ---".
-func (o *orcFrames) label(res orc.Result, mem unwind.Memory) string {
+func label(res orc.Result, origAX uint64, mem unwind.Memory) string {
 	rip, _ := res.Regs.Get(amd64.RIP)
 	rsp, _ := res.Regs.Get(amd64.RSP)
 	mode := ""
@@ -234,7 +246,7 @@ func (o *orcFrames) label(res orc.Result, mem unwind.Memory) string {
 	rbp, _ := res.Regs.Get(amd64.RBP)
 	orig := "?"
 	var b [8]byte
-	if err := mem.ReadVirt(b[:], res.PtRegs+o.origAX); err == nil {
+	if err := mem.ReadVirt(b[:], res.PtRegs+origAX); err == nil {
 		orig = fmt.Sprintf("%#x", binary.LittleEndian.Uint64(b[:]))
 	}
 	return fmt.Sprintf("--- %spt_regs at %#x, orig_ax %s, rip = %#x, rsp = %#x, rbp = %#x ---", mode, res.PtRegs, orig, rip, rsp, rbp)
