@@ -7,7 +7,11 @@
 // Every CPU's idle task comes from its run queue (they all have pid 0 and
 // are on no task list), and loaded modules from the modules list.
 // Structure members are found through DWARF by name, so the kernel file
-// must carry DWARF (a -dbg vmlinux).
+// must carry DWARF (a -dbg vmlinux). Backtraces step through the
+// kernel's ORC tables (FrameInfo, orc.go), which also find the pt_regs of
+// exception, interrupt and system call entries; without ORC, trap frames
+// are found by entry name (trap.go). Not done yet: modules' ORC tables
+// and symbols.
 package linux
 
 import (
@@ -47,6 +51,7 @@ type kernel struct {
 	info    *vmcoreinfo.Info
 	unslid  *symbols.Table // the file's symbols: per-CPU offsets are not relocated
 	release string
+	orc     orcState
 }
 
 func open(t *target.Target) (target.OS, error) {
