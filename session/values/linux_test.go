@@ -17,8 +17,10 @@ import (
 
 	"github.com/kdap/kdap/internal/testfixture"
 	"github.com/kdap/kdap/session/cexpr"
+	"github.com/kdap/kdap/session/stack"
 	"github.com/kdap/kdap/session/values"
 	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/unwind"
 )
 
 // systemMap reads the addresses of the named symbols from System.map.
@@ -124,4 +126,61 @@ func TestLinuxGlobalsUnderKASLR(t *testing.T) {
 		values.Forget(tg)
 		tg.Close()
 	}
+}
+
+// TestLinuxTailCallEntryValue: ksys_write was reached from do_syscall_64
+// through __x64_sys_write's tail call, so the call site in do_syscall_64
+// passed the pt_regs pointer, not the fd. The fd was 1 (the console's
+// user registers: RDI 1 for write); any other value is wrong.
+func TestLinuxTailCallEntryValue(t *testing.T) {
+	for _, dir := range testfixture.LinuxDirs(t) {
+		tg, err := target.Open(filepath.Join(dir, "vmcore.kdump"), filepath.Join(dir, "vmlinux"), target.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		th, err := tg.CrashedThread()
+		if err != nil || th == nil {
+			t.Fatalf("crashed thread: %v", err)
+		}
+		u, err := stack.New(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames, _ := u.Backtrace(th)
+		found := false
+		for i, f := range frames {
+			if f.Function != "ksys_write" || f.Kind != unwind.KindNormal {
+				continue
+			}
+			found = true
+			env, err := values.NewFrameEnv(tg, frames, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := cexpr.Evaluate(env, "fd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := values.Format(env, v, false); got != "1" && !v.Unavailable && !v.OptimizedOut {
+				t.Errorf("ksys_write's fd = %s, want 1 or unavailable", got)
+			}
+			if got := values.Format(env, cexprMust(t, env, "count"), false); got != "2" {
+				t.Errorf("ksys_write's count = %s, want 2 (\"c\\n\")", got)
+			}
+		}
+		if !found {
+			t.Errorf("no ksys_write frame in the crashed task's backtrace")
+		}
+		values.Forget(tg)
+		tg.Close()
+	}
+}
+
+func cexprMust(t *testing.T, env cexpr.Env, expr string) cexpr.Value {
+	t.Helper()
+	v, err := cexpr.Evaluate(env, expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
 }

@@ -522,6 +522,9 @@ const (
 	attrCallReturnPC    dwarf.Attr = 0x7d
 	attrCallValue       dwarf.Attr = 0x7e
 	attrGNUCallValue    dwarf.Attr = 0x2111
+	attrCallOrigin      dwarf.Attr = 0x7f
+	attrCallTarget      dwarf.Attr = 0x83
+	attrGNUCallTarget   dwarf.Attr = 0x2113
 )
 
 // maxCallSiteScan bounds the DIEs read while looking for a call site.
@@ -540,15 +543,34 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	expr := e.callValueExpr(fn.Offset, caller.PC-e.slide, reg)
-	if expr == nil {
+	site := e.callSite(fn.Offset, caller.PC-e.slide, reg)
+	if site.value == nil || e.fn == nil {
+		return 0, false
+	}
+	// The call site must be the call of this frame's function: a caller
+	// that called A, which tail-called this function, passed A's
+	// arguments, not this function's.
+	if site.origin != "" && site.origin != e.fn.Name {
 		return 0, false
 	}
 	cenv, err := NewFrameEnv(e.t, e.frames, j)
 	if err != nil {
 		return 0, false
 	}
-	v, err := cenv.evalLocation(expr, cexpr.TypeULong)
+	if site.origin == "" && site.target != nil {
+		// An indirect call: its target must be this function's entry.
+		addr, ok := cenv.scalarLocation(site.target)
+		if !ok || addr != e.t.Kernel.Relocate(e.fn.Entry) {
+			return 0, false
+		}
+	}
+	return cenv.scalarLocation(site.value)
+}
+
+// scalarLocation evaluates a DWARF expression that computes a value (a
+// call site's DW_AT_call_value or DW_AT_call_target) in the selected frame.
+func (e *Env) scalarLocation(expr []byte) (uint64, bool) {
+	v, err := e.evalLocation(expr, cexpr.TypeULong)
 	if err != nil || v.Unavailable || v.OptimizedOut {
 		return 0, false
 	}
@@ -556,37 +578,44 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 	case len(v.Bytes) >= 8:
 		return binary.LittleEndian.Uint64(v.Bytes), true
 	case v.HasAddr:
-		// A plain DWARF expression leaves the parameter's value (not an
-		// address) on the stack.
+		// A plain DWARF expression leaves the value (not an address) on
+		// the stack.
 		return v.Addr, true
 	}
 	return 0, false
 }
 
-// callValueExpr finds, in the function whose DIE is at fnOff, the call
-// site returning to retPC and its parameter passed in register reg, and
-// returns that parameter's DW_AT_call_value expression.
-func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (expr []byte) {
+// callSiteInfo is what a call site says about one call and one parameter.
+type callSiteInfo struct {
+	origin string // the called function's name (DW_AT_call_origin), if known
+	target []byte // DW_AT_call_target: the address called, for an indirect call
+	value  []byte // the parameter's DW_AT_call_value
+}
+
+// callSite finds, in the function whose DIE is at fnOff, the call site
+// returning to retPC and its parameter passed in register reg: the called
+// function and that parameter's DW_AT_call_value expression.
+func (e *Env) callSite(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (site callSiteInfo) {
 	defer func() {
 		if recover() != nil {
-			expr = nil
+			site = callSiteInfo{}
 		}
 	}()
 	r := e.d.DWARF().Reader()
 	r.Seek(fnOff)
 	root, err := r.Next()
 	if err != nil || root == nil || !root.Children {
-		return nil
+		return callSiteInfo{}
 	}
 	inSite := -1 // depth of the matching call site's children, or -1
 	for depth, n := 1, 0; depth > 0 && n < maxCallSiteScan; n++ {
 		k, err := r.Next()
 		if err != nil || k == nil {
-			return nil
+			return callSiteInfo{}
 		}
 		if k.Tag == 0 {
 			if depth == inSite {
-				return nil
+				return callSiteInfo{}
 			}
 			depth--
 			continue
@@ -599,16 +628,22 @@ func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (e
 			}
 			if ok && pc == retPC && k.Children {
 				inSite = depth + 1
+				site.origin = e.calleeName(k)
+				if t, ok := k.Val(attrCallTarget).([]byte); ok {
+					site.target = t
+				} else {
+					site.target, _ = k.Val(attrGNUCallTarget).([]byte)
+				}
 			}
 		case tagCallSiteParam, tagGNUCallSiteParam:
 			if depth == inSite {
 				loc, _ := k.Val(dwarf.AttrLocation).([]byte)
 				if isReg(loc, reg) {
-					if v, ok := k.Val(attrCallValue).([]byte); ok {
-						return v
+					var ok bool
+					if site.value, ok = k.Val(attrCallValue).([]byte); !ok {
+						site.value, _ = k.Val(attrGNUCallValue).([]byte)
 					}
-					v, _ := k.Val(attrGNUCallValue).([]byte)
-					return v
+					return site
 				}
 			}
 		}
@@ -616,7 +651,34 @@ func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (e
 			depth++
 		}
 	}
-	return nil
+	return callSiteInfo{}
+}
+
+// calleeName names the function a call site calls (DW_AT_call_origin, or
+// DW_AT_abstract_origin on a GNU call site), following a declaration to
+// the name it declares; "" when the site does not say.
+func (e *Env) calleeName(site *dwarf.Entry) string {
+	off, ok := site.Val(attrCallOrigin).(dwarf.Offset)
+	if !ok {
+		if off, ok = site.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); !ok {
+			return ""
+		}
+	}
+	for range 4 { // origin → specification → abstract origin chains are short
+		ent := e.entry(off)
+		if ent == nil {
+			return ""
+		}
+		if name, ok := ent.Val(dwarf.AttrName).(string); ok {
+			return name
+		}
+		if off, ok = ent.Val(dwarf.AttrSpecification).(dwarf.Offset); !ok {
+			if off, ok = ent.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); !ok {
+				return ""
+			}
+		}
+	}
+	return ""
 }
 
 // isReg reports whether loc is exactly DW_OP_reg<reg> or DW_OP_regx reg.

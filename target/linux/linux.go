@@ -22,7 +22,6 @@ import (
 
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
-	"github.com/kdap/kdap/target/symbols"
 )
 
 func init() {
@@ -49,7 +48,6 @@ const (
 type kernel struct {
 	t       *target.Target
 	info    *vmcoreinfo.Info
-	unslid  *symbols.Table // the file's symbols: per-CPU offsets are not relocated
 	release string
 	orc     orcState
 }
@@ -63,7 +61,7 @@ func open(t *target.Target) (target.OS, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kernel{t: t, info: info, unslid: t.Kernel.Syms}
+	k := &kernel{t: t, info: info}
 	if off, err := info.KernelOffset(); err == nil && off != 0 {
 		t.Kernel.SetSlide(off)
 	} else if err != nil && !errors.Is(err, vmcoreinfo.ErrMissing) {

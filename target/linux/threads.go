@@ -128,13 +128,13 @@ func (k *kernel) cpus() ([]cpuState, error) {
 		return nil, fmt.Errorf("kernel has no symbol __per_cpu_offset")
 	}
 	var cur uint64
-	if s, ok := k.unslid.Lookup("pcpu_hot"); ok {
+	if s, ok := k.t.Kernel.Syms.Lookup("pcpu_hot"); ok {
 		off, err := k.member("pcpu_hot", "current_task")
 		if err != nil {
 			return nil, err
 		}
 		cur = s.Addr + off
-	} else if s, ok := k.unslid.Lookup("current_task"); ok {
+	} else if s, ok := k.t.Kernel.Syms.Lookup("current_task"); ok {
 		cur = s.Addr
 	} else {
 		return nil, fmt.Errorf("kernel has neither pcpu_hot nor current_task")
@@ -271,7 +271,7 @@ const pidMaxLimit = 4 << 20
 // idleTasks returns each possible CPU's idle task (runqueues.idle), CPU 0's
 // being init_task; the other CPUs' idle tasks are on no task list.
 func (k *kernel) idleTasks() ([]uint64, error) {
-	rq, ok := k.unslid.Lookup("runqueues")
+	rq, ok := k.t.Kernel.Syms.Lookup("runqueues")
 	if !ok {
 		return nil, fmt.Errorf("kernel has no symbol runqueues (the per-CPU run queues)")
 	}
