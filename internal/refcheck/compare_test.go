@@ -347,15 +347,19 @@ func compareCrashBt(t *testing.T, k *view, bt refcheck.CrashBt) {
 	if len(diff) > 0 {
 		t.Errorf("crashed task's frames differ from crash's bt (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
 	}
+	t.Logf("compared %d frames with crash's bt", len(bt.Frames))
 
 	d, err := k.t.Kernel.DWARF()
 	if err != nil {
 		t.Fatalf("kdap DWARF: %v", err)
 	}
+	lines := 0
+	defer func() { t.Logf("compared %d source lines with crash's bt -l", lines) }()
 	for _, f := range bt.Frames {
 		if f.File == "" {
 			continue
 		}
+		lines++
 		file, line, _, err := d.LineAt(f.PC - k.t.Kernel.Slide)
 		if err != nil || !refcheck.SameFile(file, f.File) || line != f.Line {
 			t.Errorf("line at %#x (%s): kdap %s:%d (%v), crash %s:%d", f.PC, f.Function, file, line, err, f.File, f.Line)
@@ -405,6 +409,7 @@ func compareDrgnStack(t *testing.T, k *view, ref []refcheck.DrgnFrame) {
 	if len(diff) > 0 {
 		t.Errorf("crashed thread's frames differ from drgn's stack trace (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
 	}
+	t.Logf("compared %d frames with drgn's stack trace", len(ref))
 }
 
 func kdapString(f unwind.Frame) string {
@@ -458,4 +463,5 @@ func compareLog(t *testing.T, k *view, log []string) {
 			t.Errorf("log line -%d: kdap %q, crash %q", n-i, kdapTail[i], c)
 		}
 	}
+	t.Logf("compared the log's last %d lines", n)
 }
