@@ -32,6 +32,7 @@ const logLines = 40
 // because opening the Debian vmlinux takes seconds.
 type view struct {
 	t       *target.Target
+	u       *stack.Unwinder
 	threads []*target.Thread
 	crashed *target.Thread
 	frames  []unwind.Frame
@@ -66,11 +67,11 @@ func kdapView(t *testing.T, dump, vmlinux string) *view {
 	}
 	if v.crashed, err = tg.CrashedThread(); err != nil || v.crashed == nil {
 		v.errs["crashed"] = fmt.Errorf("no crashed thread (%v)", err)
-	} else if u, err := stack.New(tg); err != nil {
+	} else if v.u, err = stack.New(tg); err != nil {
 		v.errs["bt"] = err
 	} else {
 		var stop unwind.StopReason
-		v.frames, stop = u.Backtrace(v.crashed)
+		v.frames, stop = v.u.Backtrace(v.crashed)
 		v.stop = stop.Message
 	}
 	// The values as `kdap eval` computes and prints them: in the crashed
@@ -162,6 +163,7 @@ func TestCrash(t *testing.T) {
 				t.Run("bt", func(t *testing.T) { compareCrashBt(t, k, ref.Bt) })
 				compareValues(t, k, ref.Jiffies, ref.InitComm)
 				t.Run("log", func(t *testing.T) { compareLog(t, k, ref.Log) })
+				t.Run("foreach bt", func(t *testing.T) { compareForeach(t, k, ref.Foreach, ref.ForeachErr) })
 			})
 		}
 	}
@@ -191,6 +193,7 @@ func TestDrgn(t *testing.T) {
 				}
 			})
 			t.Run("stack", func(t *testing.T) { compareDrgnStack(t, k, ref.Frames) })
+			t.Run("every task", func(t *testing.T) { compareDrgnTasks(t, k, ref.Tasks, ref.TaskErr) })
 			compareValues(t, k, ref.Jiffies, ref.InitComm)
 		})
 	}
@@ -317,6 +320,32 @@ func compareCrashedTask(t *testing.T, k *view, bt refcheck.CrashBt) {
 //     at crash's own pc instead.
 func compareCrashBt(t *testing.T, k *view, bt refcheck.CrashBt) {
 	frames := need(t, k, "bt", k.frames)
+	if diff := crashDiff(frames, bt); len(diff) > 0 {
+		t.Errorf("crashed task's frames differ from crash's bt (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
+	}
+	t.Logf("compared %d frames with crash's bt", len(bt.Frames))
+
+	d, err := k.t.Kernel.DWARF()
+	if err != nil {
+		t.Fatalf("kdap DWARF: %v", err)
+	}
+	lines := 0
+	defer func() { t.Logf("compared %d source lines with crash's bt -l", lines) }()
+	for _, f := range bt.Frames {
+		if f.File == "" {
+			continue
+		}
+		lines++
+		file, line, _, err := d.LineAt(f.PC - k.t.Kernel.Slide)
+		if err != nil || !refcheck.SameFile(file, f.File) || line != f.Line {
+			t.Errorf("line at %#x (%s): kdap %s:%d (%v), crash %s:%d", f.PC, f.Function, file, line, err, f.File, f.Line)
+		}
+	}
+}
+
+// crashDiff lists the frames where kdap's backtrace and crash's differ,
+// after the normalisations compareCrashBt describes.
+func crashDiff(frames []unwind.Frame, bt refcheck.CrashBt) []string {
 	var phys []unwind.Frame
 	for _, f := range frames {
 		if f.Kind == unwind.KindNormal {
@@ -344,27 +373,60 @@ func compareCrashBt(t *testing.T, k *view, bt refcheck.CrashBt) {
 			diff = append(diff, fmt.Sprintf("#%d kdap %-50q crash %q", i, kd, cr))
 		}
 	}
-	if len(diff) > 0 {
-		t.Errorf("crashed task's frames differ from crash's bt (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
-	}
-	t.Logf("compared %d frames with crash's bt", len(bt.Frames))
+	return diff
+}
 
-	d, err := k.t.Kernel.DWARF()
-	if err != nil {
-		t.Fatalf("kdap DWARF: %v", err)
-	}
-	lines := 0
-	defer func() { t.Logf("compared %d source lines with crash's bt -l", lines) }()
-	for _, f := range bt.Frames {
-		if f.File == "" {
-			continue
+// compareForeach compares every thread's backtrace with crash's foreach
+// bt, as compareCrashBt does for the crashed one. crash lists every task.
+func compareForeach(t *testing.T, k *view, bts map[uint64]refcheck.CrashBt, crashErr map[uint64]string) {
+	compareEveryThread(t, k, refTraces{tool: "crash's foreach bt", failed: crashErr, listsAll: true,
+		diff: func(addr uint64, frames []unwind.Frame) ([]string, bool) {
+			bt, ok := bts[addr]
+			return crashDiff(frames, bt), ok
+		}})
+}
+
+// refTraces is a reference tool's backtraces of every task.
+type refTraces struct {
+	tool string
+	// failed has the tool's message for the tasks it could not unwind
+	// (crash fails on a CPU stopped on its IRQ stack): logged, not
+	// compared, as that is the tool's limit.
+	failed map[uint64]string
+	// listsAll says the tool lists every task, so a thread it does not
+	// show is an error.
+	listsAll bool
+	// diff compares kdap's frames of the task at addr with the tool's;
+	// false when the tool has no trace of it.
+	diff func(addr uint64, frames []unwind.Frame) ([]string, bool)
+}
+
+// compareEveryThread unwinds every kdap thread and compares it with the
+// reference tool's trace of the same task.
+func compareEveryThread(t *testing.T, k *view, r refTraces) {
+	ths := need(t, k, "threads", k.threads)
+	need(t, k, "bt", k.frames)
+	same, absent := 0, 0
+	for _, th := range ths {
+		frames, stop := k.u.Backtrace(th)
+		diff, ok := r.diff(th.Addr, frames)
+		switch {
+		case !ok && r.failed[th.Addr] != "":
+			t.Logf("task %#x pid %d %q: %s could not unwind it (%s)", th.Addr, th.TID, th.Comm, r.tool, r.failed[th.Addr])
+		case !ok && r.listsAll:
+			t.Errorf("task %#x pid %d %q: not in %s", th.Addr, th.TID, th.Comm, r.tool)
+		case !ok:
+			absent++
+			t.Logf("task %#x pid %d %q: not in %s", th.Addr, th.TID, th.Comm, r.tool)
+		case len(diff) > 0:
+			t.Errorf("task %#x pid %d %q: frames differ from %s (kdap stop: %s):\n%s",
+				th.Addr, th.TID, th.Comm, r.tool, stop.Message, strings.Join(diff, "\n"))
+		default:
+			same++
 		}
-		lines++
-		file, line, _, err := d.LineAt(f.PC - k.t.Kernel.Slide)
-		if err != nil || !refcheck.SameFile(file, f.File) || line != f.Line {
-			t.Errorf("line at %#x (%s): kdap %s:%d (%v), crash %s:%d", f.PC, f.Function, file, line, err, f.File, f.Line)
-		}
 	}
+	t.Logf("%d of %d threads have the frames of %s (%d absent from it, %d it could not unwind)",
+		same, len(ths), r.tool, absent, len(r.failed))
 }
 
 // compareDrgnStack compares the crashed thread's frames, inlined ones
@@ -384,6 +446,15 @@ func compareCrashBt(t *testing.T, k *view, bt refcheck.CrashBt) {
 //   - kdap's trap markers are not frames for drgn.
 func compareDrgnStack(t *testing.T, k *view, ref []refcheck.DrgnFrame) {
 	frames := need(t, k, "bt", k.frames)
+	if diff := drgnDiff(k, frames, ref); len(diff) > 0 {
+		t.Errorf("crashed thread's frames differ from drgn's stack trace (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
+	}
+	t.Logf("compared %d frames with drgn's stack trace", len(ref))
+}
+
+// drgnDiff lists the frames where kdap's backtrace and drgn's stack trace
+// differ, after the normalisations compareDrgnStack describes.
+func drgnDiff(k *view, frames []unwind.Frame, ref []refcheck.DrgnFrame) []string {
 	var kf []unwind.Frame
 	for _, f := range frames {
 		if f.Kind != unwind.KindTrap {
@@ -406,10 +477,19 @@ func compareDrgnStack(t *testing.T, k *view, ref []refcheck.DrgnFrame) {
 		}
 		diff = append(diff, fmt.Sprintf("#%d kdap %-80s drgn %s", i, kd, dr))
 	}
-	if len(diff) > 0 {
-		t.Errorf("crashed thread's frames differ from drgn's stack trace (kdap stop: %s):\n%s", k.stop, strings.Join(diff, "\n"))
-	}
-	t.Logf("compared %d frames with drgn's stack trace", len(ref))
+	return diff
+}
+
+// compareDrgnTasks compares every thread's backtrace with drgn's stack
+// trace of the same task, as compareDrgnStack does for the crashed one.
+// drgn's task list (for_each_task walks init_task.tasks) holds no idle
+// task, so the idle tasks (swapper/N) are not compared.
+func compareDrgnTasks(t *testing.T, k *view, tasks map[uint64][]refcheck.DrgnFrame, drgnErr map[uint64]string) {
+	compareEveryThread(t, k, refTraces{tool: "drgn's stack traces", failed: drgnErr,
+		diff: func(addr uint64, frames []unwind.Frame) ([]string, bool) {
+			ref, ok := tasks[addr]
+			return drgnDiff(k, frames, ref), ok
+		}})
 }
 
 func kdapString(f unwind.Frame) string {

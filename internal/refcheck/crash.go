@@ -21,6 +21,7 @@ const CrashScript = "echo " + marker + "ps\nps\n" +
 	"echo " + marker + "jiffies\np jiffies\n" +
 	"echo " + marker + "init_task.comm\np init_task.comm\n" +
 	"echo " + marker + "log\nlog\n" +
+	"echo " + marker + "foreach\nforeach bt\n" +
 	"quit\n"
 
 // PSRow is one line of crash's ps.
@@ -65,6 +66,11 @@ type Crash struct {
 	Jiffies  string   // p jiffies's value as printed
 	InitComm string   // p init_task.comm's string, trailing NULs dropped
 	Log      []string // log's lines as printed, timestamps included
+	// Foreach is foreach bt's backtrace of every task it could unwind,
+	// by task address; ForeachErr has what crash printed instead of
+	// frames for the others (e.g. "bt: read of stack at ... failed").
+	Foreach    map[uint64]CrashBt
+	ForeachErr map[uint64]string
 }
 
 // RunCrash runs crash on vmlinux and the dump (from the cache when it
@@ -105,6 +111,9 @@ func ParseCrash(out string) (*Crash, error) {
 	if len(c.Log) == 0 {
 		return nil, fmt.Errorf("crash log printed nothing")
 	}
+	if c.Foreach, c.ForeachErr, err = parseForeach(sec["foreach"]); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -122,7 +131,7 @@ func sections(out string) (map[string][]string, error) {
 			sec[cur] = append(sec[cur], line)
 		}
 	}
-	for _, want := range []string{"ps", "bt", "jiffies", "init_task.comm", "log"} {
+	for _, want := range []string{"ps", "bt", "jiffies", "init_task.comm", "log", "foreach"} {
 		if _, ok := sec[want]; !ok {
 			return nil, fmt.Errorf("crash output has no %q section (no line %q); it begins: %q",
 				want, marker+want, head(out, 300))
@@ -227,6 +236,43 @@ func parseBt(lines []string) (CrashBt, error) {
 		return bt, fmt.Errorf("crash bt: no frame lines (` #N [SP] function at PC`) after %q", lines[0])
 	}
 	return bt, nil
+}
+
+// parseForeach splits foreach bt's output into one bt per task (each
+// starts with a "PID: ..." header). A task crash could not unwind goes
+// into the second map with crash's message.
+func parseForeach(lines []string) (map[uint64]CrashBt, map[uint64]string, error) {
+	bts, errs := map[uint64]CrashBt{}, map[uint64]string{}
+	var block []string
+	flush := func() {
+		if len(block) == 0 {
+			return
+		}
+		bt, err := parseBt(block)
+		if err != nil {
+			msg := strings.TrimSpace(strings.Join(block[1:], "; "))
+			if msg == "" {
+				msg = err.Error()
+			}
+			errs[bt.Task] = msg
+		} else {
+			bts[bt.Task] = bt
+		}
+		block = nil
+	}
+	for _, line := range lines {
+		if btHeader.MatchString(line) {
+			flush()
+		}
+		if len(block) > 0 || btHeader.MatchString(line) {
+			block = append(block, line)
+		}
+	}
+	flush()
+	if len(bts) == 0 {
+		return nil, nil, fmt.Errorf("crash foreach bt: no task with frames (%d without)", len(errs))
+	}
+	return bts, errs, nil
 }
 
 // printValue returns the value of gdb's print output `$1 = VALUE`

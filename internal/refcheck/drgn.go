@@ -10,7 +10,9 @@ import (
 // DrgnScript is the Python that the comparison runs in drgn (drgn -e): it
 // prints, tab-separated, the crashed thread (tid, CPU, comm), its stack
 // trace frame by frame (pc, inlined or not, function name, source file and
-// line) and the values of jiffies and init_task.comm.
+// line), the values of jiffies and init_task.comm, and the stack trace of
+// every task of the task list ("tframe" lines, by task address; "terror"
+// when drgn cannot unwind one).
 //
 // drgn's stack trace of a task that entered the kernel through a system
 // call goes on into user space through the pt_regs at the stack's top
@@ -18,19 +20,31 @@ import (
 // script stops at the first pc below the kernel half of the address space,
 // because the comparison is about the kernel stack.
 const DrgnScript = `
+from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import task_cpu
+
+def frames(trace, *prefix):
+    for f in trace:
+        if f.pc < 0xffff800000000000:
+            break
+        try:
+            path, line, col = f.source()
+        except LookupError:
+            path, line = "", 0
+        print(*prefix, hex(f.pc), int(f.is_inline), f.name or "", path, line, sep="\t")
+
 th = prog.crashed_thread()
 print("crashed", th.tid, task_cpu(th.object), th.object.comm.string_().decode(errors="replace"), sep="\t")
-for f in th.stack_trace():
-    if f.pc < 0xffff800000000000:
-        break
-    try:
-        path, line, col = f.source()
-    except LookupError:
-        path, line = "", 0
-    print("frame", hex(f.pc), int(f.is_inline), f.name or "", path, line, sep="\t")
+frames(th.stack_trace(), "frame")
 print("jiffies", prog["jiffies"].value_(), sep="\t")
 print("init_task.comm", prog["init_task"].comm.string_().decode(errors="replace"), sep="\t")
+for task in for_each_task(prog):
+    try:
+        trace = prog.stack_trace(task)
+    except Exception as e:
+        print("terror", hex(task.value_()), str(e).replace("\t", " ").replace("\n", " "), sep="\t")
+        continue
+    frames(trace, "tframe", hex(task.value_()))
 `
 
 // DrgnFrame is one frame of drgn's stack trace.
@@ -50,6 +64,11 @@ type Drgn struct {
 	Frames     []DrgnFrame
 	Jiffies    string
 	InitComm   string
+	// Tasks has the stack trace of every task of the task list, by
+	// task_struct address; TaskErr drgn's error for those it could not
+	// unwind.
+	Tasks   map[uint64][]DrgnFrame
+	TaskErr map[uint64]string
 }
 
 // RunDrgn runs drgn on vmlinux and the ELF dump (from the cache when it
@@ -64,7 +83,7 @@ func RunDrgn(tl Tool, vmlinux, dump string, sums ...string) (*Drgn, error) {
 
 // ParseDrgn parses drgn's output for DrgnScript.
 func ParseDrgn(out string) (*Drgn, error) {
-	d := &Drgn{CrashedTID: -1}
+	d := &Drgn{CrashedTID: -1, Tasks: map[uint64][]DrgnFrame{}, TaskErr: map[uint64]string{}}
 	seen := map[string]bool{}
 	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		f := strings.Split(line, "\t")
@@ -84,7 +103,16 @@ func ParseDrgn(out string) (*Drgn, error) {
 				return nil, bad("a decimal tid and CPU")
 			}
 			d.Comm = f[3]
-		case "frame":
+		case "frame", "tframe":
+			// A tframe line is a frame line with the task's address
+			// after the keyword: drop the keyword to align the fields.
+			task := ""
+			if f[0] == "tframe" {
+				if len(f) != 7 {
+					return nil, bad("tframe TASK PC INLINE NAME FILE LINE")
+				}
+				task, f = f[1], f[1:]
+			}
 			if len(f) != 6 {
 				return nil, bad("frame PC INLINE NAME FILE LINE")
 			}
@@ -93,7 +121,25 @@ func ParseDrgn(out string) (*Drgn, error) {
 			if err1 != nil || err2 != nil {
 				return nil, bad("a 0x pc and a decimal line")
 			}
-			d.Frames = append(d.Frames, DrgnFrame{PC: pc, Inlined: f[2] == "1", Function: f[3], File: f[4], Line: ln})
+			fr := DrgnFrame{PC: pc, Inlined: f[2] == "1", Function: f[3], File: f[4], Line: ln}
+			if task == "" {
+				d.Frames = append(d.Frames, fr)
+				break
+			}
+			addr, err := strconv.ParseUint(task, 0, 64)
+			if err != nil {
+				return nil, bad("a 0x task address")
+			}
+			d.Tasks[addr] = append(d.Tasks[addr], fr)
+		case "terror":
+			if len(f) != 3 {
+				return nil, bad("terror TASK MESSAGE")
+			}
+			task, err := strconv.ParseUint(f[1], 0, 64)
+			if err != nil {
+				return nil, bad("a 0x task address")
+			}
+			d.TaskErr[task] = f[2]
 		case "jiffies":
 			if len(f) != 2 {
 				return nil, bad("jiffies VALUE")

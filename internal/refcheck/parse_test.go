@@ -28,6 +28,13 @@ $2 = "swapper/0\000\000\000\000\000\000"
 @@KDAP log
 [    0.000000] Linux version 6.1.0
 [    9.496067] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---
+@@KDAP foreach
+PID: 0        TASK: ffffffffaba1aa40  CPU: 0    COMMAND: "swapper/0"
+ #0 [ffffffffaba03e40] __schedule at ffffffffaaa10e3d
+ #1 [ffffffffaba03e98] schedule_idle at ffffffffaaa118e6
+
+PID: 93       TASK: ffff8ee68263e000  CPU: 1    COMMAND: "sh"
+bt: read of stack at fffffe000004f000 failed
 
 `
 
@@ -64,6 +71,12 @@ func TestParseCrash(t *testing.T) {
 	if c.Jiffies != "4294894684" || c.InitComm != "swapper/0" {
 		t.Errorf("jiffies %q comm %q", c.Jiffies, c.InitComm)
 	}
+	if bt := c.Foreach[0xffffffffaba1aa40]; len(c.Foreach) != 1 || len(bt.Frames) != 2 || bt.Frames[1].Function != "schedule_idle" {
+		t.Errorf("foreach = %+v", c.Foreach)
+	}
+	if msg := c.ForeachErr[0xffff8ee68263e000]; len(c.ForeachErr) != 1 || msg != "bt: read of stack at fffffe000004f000 failed" {
+		t.Errorf("foreach errors = %v", c.ForeachErr)
+	}
 	if len(c.Log) != 2 || StripTimestamp(c.Log[1]) != "---[ end Kernel panic - not syncing: sysrq triggered crash ]---" {
 		t.Errorf("log = %q", c.Log)
 	}
@@ -92,7 +105,9 @@ func TestParseDrgn(t *testing.T) {
 		"frame\t0xffffffffaa9c3643\t1\t__preempt_count_add\tarch/x86/include/asm/preempt.h\t80\n" +
 		"frame\t0xffffffffaa9c3643\t0\tdelay_tsc\tarch/x86/lib/delay.c\t79\n" +
 		"frame\t0xffffffffaac00126\t0\tentry_SYSCALL_64\t\t0\n" +
-		"jiffies\t4294894684\ninit_task.comm\tswapper/0\n"
+		"jiffies\t4294894684\ninit_task.comm\tswapper/0\n" +
+		"tframe\t0xffff8ee6811f9800\t0xffffffffaaa10e3d\t0\t__schedule\tkernel/sched/core.c\t5241\n" +
+		"terror\t0xffff8ee68263e000\tcannot unwind\n"
 	d, err := ParseDrgn(out)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +128,14 @@ func TestParseDrgn(t *testing.T) {
 			t.Errorf("frame %d = %+v, want %+v", i, d.Frames[i], want[i])
 		}
 	}
+	if fs := d.Tasks[0xffff8ee6811f9800]; len(d.Tasks) != 1 || len(fs) != 1 || fs[0].Function != "__schedule" || fs[0].Line != 5241 {
+		t.Errorf("tasks = %+v", d.Tasks)
+	}
+	if len(d.TaskErr) != 1 || d.TaskErr[0xffff8ee68263e000] != "cannot unwind" {
+		t.Errorf("task errors = %v", d.TaskErr)
+	}
 	for _, bad := range []string{
+		"tframe\t0xffff\t0x1\t0\tf\n", "tframe\tzz\t0x1\t0\tf\tx.c\t1\n",
 		"", "Traceback (most recent call last):\n", "crashed\tone\t0\tinit\n",
 		strings.Replace(out, "\t80\n", "\n", 1), strings.Replace(out, "jiffies\t4294894684\n", "", 1),
 	} {
