@@ -33,7 +33,9 @@ func TestLinuxSession(t *testing.T) {
 			}
 		}
 		c := pipeClient(t)
-		st := c.attach(map[string]any{"core": filepath.Join(dir, "vmcore.kdump"), "kernel": filepath.Join(dir, "vmlinux")})
+		// A Debian kernel names its C files relative to its build folder.
+		st := c.attach(map[string]any{"core": filepath.Join(dir, "vmcore.kdump"), "kernel": filepath.Join(dir, "vmlinux"),
+			"sourceMap": map[string]string{"debian/build/build_amd64_none_cloud-amd64": "/local/linux"}})
 		if st.Body.Reason != "exception" || st.Body.Description != panicMsg || st.Body.ThreadId != 1 {
 			t.Errorf("stopped = %+v, want exception %q in thread 1 (pid 1 wrote to sysrq-trigger)", st.Body, panicMsg)
 		}
@@ -64,8 +66,8 @@ func TestLinuxSession(t *testing.T) {
 		if crash == nil {
 			t.Fatalf("no sysrq_handle_crash frame in %+v", frames)
 		}
-		if crash.Source == nil || !strings.HasSuffix(crash.Source.Path, "drivers/tty/sysrq.c") || crash.Line == 0 {
-			t.Errorf("sysrq_handle_crash at %+v line %d, want drivers/tty/sysrq.c", crash.Source, crash.Line)
+		if crash.Source == nil || crash.Source.Path != "/local/linux/drivers/tty/sysrq.c" || crash.Line == 0 {
+			t.Errorf("sysrq_handle_crash at %+v line %d, want /local/linux/drivers/tty/sysrq.c", crash.Source, crash.Line)
 		}
 		scopes := c.mustCall("scopes", map[string]any{"frameId": crash.Id}).(*godap.ScopesResponse).Body.Scopes
 		args := map[string]string{}
