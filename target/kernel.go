@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/kdap/kdap/internal/elfimage"
 	"github.com/kdap/kdap/target/debuginfo"
 	"github.com/kdap/kdap/target/symbols"
 )
@@ -29,7 +30,7 @@ type Kernel struct {
 	// model called SetSlide.
 	Slide uint64
 
-	file *os.File
+	img *elfimage.Image
 
 	dwarfOnce sync.Once
 	dwarf     *debuginfo.Data
@@ -38,25 +39,22 @@ type Kernel struct {
 }
 
 // OpenKernel opens a kernel file read-only and loads its symbol table.
+// The file is mapped where the system allows it, so that only what is
+// read of its (mostly DWARF) sections costs time and memory.
 func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
-	fh, err := os.Open(path)
+	img, err := elfimage.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("kernel not found: %s", path)
 		}
-		return nil, err
+		return nil, fmt.Errorf("kernel %w", err)
 	}
-	ef, err := elf.NewFile(fh)
+	syms, err := symbols.LoadImage(img)
 	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("kernel %s is not an ELF file: %w", path, err)
-	}
-	syms, err := symbols.Load(ef)
-	if err != nil {
-		fh.Close()
+		img.Close()
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}
-	return &Kernel{Path: path, ELF: ef, Syms: syms, file: fh, noDWARF: noDWARF}, nil
+	return &Kernel{Path: path, ELF: img.File, Syms: syms, img: img, noDWARF: noDWARF}, nil
 }
 
 // SetSlide records the running kernel's KASLR offset and moves every
@@ -66,8 +64,10 @@ func (k *Kernel) SetSlide(off uint64) {
 	k.Slide = off
 }
 
-// Close releases the kernel file.
-func (k *Kernel) Close() error { return k.file.Close() }
+// Close releases the kernel file. Lookups still running on other
+// goroutines, or made later, fail with errors rather than fault (see
+// elfimage.Image.Close).
+func (k *Kernel) Close() error { return k.img.Close() }
 
 // DWARF returns the kernel's debug information, parsing its index on the
 // first call. It returns an error wrapping debuginfo.ErrNoDWARF when the
@@ -78,7 +78,7 @@ func (k *Kernel) DWARF() (*debuginfo.Data, error) {
 			k.dwarfErr = fmt.Errorf("DWARF disabled: %w", debuginfo.ErrNoDWARF)
 			return
 		}
-		k.dwarf, k.dwarfErr = debuginfo.Open(k.ELF)
+		k.dwarf, k.dwarfErr = debuginfo.OpenImage(k.img)
 	})
 	return k.dwarf, k.dwarfErr
 }

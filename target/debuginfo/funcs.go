@@ -110,12 +110,12 @@ func (d *Data) funcAt(pc uint64) (*Func, error) {
 func (d *Data) Function(name string) (*Func, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return nil, err
-	}
+	ix, err := d.indexUntil(defined(funcsOf, name))
 	off, ok := ix.funcs[name]
 	if !ok || !ix.complete[off] {
+		if err != nil {
+			return nil, fmt.Errorf("function '%s': %w", name, err)
+		}
 		return nil, fmt.Errorf("no function named '%s' with code%s: %w", name, suggest(name, keys(ix.funcs)), ErrNotFound)
 	}
 	return d.funcFromDIE(off, d.unitOf(off))

@@ -6,6 +6,15 @@ import (
 )
 
 // nameIndex maps names of top-level DIEs to the DIE that best defines them.
+//
+// It is built incrementally, one compile unit at a time in .debug_info
+// order, and only as far as lookups need: a lookup scans on until its name
+// has a definition, and the next lookup resumes where the last one
+// stopped. A vmlinux has thousands of units and millions of top-level
+// DIEs, but the types a kernel model asks for first are defined in its
+// first units; only a name that has no definition (or a listing of all
+// names) costs the whole scan. Because units are scanned in order, the
+// answer is the one a complete index would give: the first definition.
 type nameIndex struct {
 	types map[string]dwarf.Offset // "struct x", "union x", "enum x", typedef and base names
 	vars  map[string]dwarf.Offset
@@ -17,58 +26,109 @@ type nameIndex struct {
 	// complete records which indexed DIEs are definitions rather than
 	// declarations, so a later definition can replace a declaration.
 	complete map[dwarf.Offset]bool
+
+	r      *dwarf.Reader // positioned at the next unit to scan
+	budget int           // entries the scan may still read (see entryBudget)
+	units  int           // units scanned so far
+	done   bool          // every unit has been scanned
+	err    error         // the scan failed; what was indexed before stays
 }
 
-// index builds the name index once, in one pass over each unit's top-level
-// DIEs (subtrees are skipped except for enumerations, whose enumerators
-// are indexed). The caller holds d.mu.
-func (d *Data) index() (ix *nameIndex, err error) {
-	if d.idx != nil || d.idxErr != nil {
-		return d.idx, d.idxErr
-	}
-	defer func() {
-		recoverTo(&err, "indexing DWARF names")
-		if err != nil {
-			d.idxErr = err
-			return
+// index returns the name index, created (empty) on first use. The caller
+// holds d.mu.
+func (d *Data) index() *nameIndex {
+	if d.idx == nil {
+		d.idx = &nameIndex{
+			types: map[string]dwarf.Offset{}, vars: map[string]dwarf.Offset{},
+			funcs: map[string]dwarf.Offset{}, enums: map[string]dwarf.Offset{},
+			defOf: map[dwarf.Offset]dwarf.Offset{}, complete: map[dwarf.Offset]bool{},
+			r: d.dw.Reader(), budget: d.entryBudget(),
 		}
-		d.idx = ix
-	}()
-	ix = &nameIndex{
-		types: map[string]dwarf.Offset{}, vars: map[string]dwarf.Offset{},
-		funcs: map[string]dwarf.Offset{}, enums: map[string]dwarf.Offset{},
-		defOf: map[dwarf.Offset]dwarf.Offset{}, complete: map[dwarf.Offset]bool{},
 	}
-	r := d.dw.Reader()
-	budget := d.entryBudget()
+	return d.idx
+}
+
+// indexUntil scans units until found reports true or every unit has been
+// scanned. It returns the index and the scan's error, if the scan failed
+// before found was satisfied. The caller holds d.mu.
+func (d *Data) indexUntil(found func(ix *nameIndex) bool) (*nameIndex, error) {
+	ix := d.index()
+	for !found(ix) {
+		if ix.done {
+			return ix, ix.err
+		}
+		d.indexUnit(ix)
+	}
+	return ix, nil
+}
+
+// indexAll completes the name index (for listings and suggestions). The
+// caller holds d.mu.
+func (d *Data) indexAll() (*nameIndex, error) {
+	return d.indexUntil(func(*nameIndex) bool { return false })
+}
+
+// defined returns a predicate for indexUntil: one of names has a
+// definition in m.
+func defined(m func(ix *nameIndex) map[string]dwarf.Offset, names ...string) func(ix *nameIndex) bool {
+	return func(ix *nameIndex) bool {
+		for _, n := range names {
+			if off, ok := m(ix)[n]; ok && ix.complete[off] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func typesOf(ix *nameIndex) map[string]dwarf.Offset { return ix.types }
+func varsOf(ix *nameIndex) map[string]dwarf.Offset  { return ix.vars }
+func funcsOf(ix *nameIndex) map[string]dwarf.Offset { return ix.funcs }
+func enumsOf(ix *nameIndex) map[string]dwarf.Offset { return ix.enums }
+
+// indexUnit indexes the top-level DIEs of the next unit (subtrees are
+// skipped except for enumerations, whose enumerators are indexed). A
+// failure ends the scan. The caller holds d.mu.
+func (d *Data) indexUnit(ix *nameIndex) {
+	if err := d.scanUnit(ix); err != nil || ix.done {
+		ix.done, ix.err = true, err
+	}
+}
+
+func (d *Data) scanUnit(ix *nameIndex) (err error) {
+	defer recoverTo(&err, "indexing DWARF names")
+	r := ix.r
+	cu, err := r.Next()
+	if err != nil {
+		return fmt.Errorf("indexing names after %d units: %w", ix.units, err)
+	}
+	if cu == nil {
+		ix.done = true
+		return nil
+	}
+	if ix.budget--; ix.budget < 0 {
+		return errEndless
+	}
+	ix.units++
+	if !cu.Children {
+		return nil
+	}
+	// Names of this unit's declarations, for definitions that refer to
+	// them by DW_AT_specification or DW_AT_abstract_origin.
+	local := map[dwarf.Offset]string{}
 	for {
-		cu, err := r.Next()
+		e, err := r.Next()
 		if err != nil {
-			return nil, fmt.Errorf("indexing names: %w", err)
+			return fmt.Errorf("indexing names in the unit at %#x: %w", cu.Offset, err)
 		}
-		if cu == nil {
-			return ix, nil
+		if e == nil || e.Tag == 0 {
+			return nil
 		}
-		if budget--; budget < 0 {
-			return nil, errEndless
+		if ix.budget--; ix.budget < 0 {
+			return errEndless
 		}
-		if !cu.Children {
-			continue
-		}
-		// Names of this unit's declarations, for definitions that refer to
-		// them by DW_AT_specification or DW_AT_abstract_origin.
-		local := map[dwarf.Offset]string{}
-		for {
-			e, err := r.Next()
-			if err != nil {
-				return nil, fmt.Errorf("indexing names in the unit at %#x: %w", cu.Offset, err)
-			}
-			if e == nil || e.Tag == 0 {
-				break
-			}
-			if err := d.indexEntry(ix, r, e, local); err != nil {
-				return nil, err
-			}
+		if err := d.indexEntry(ix, r, e, local); err != nil {
+			return err
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kdap/kdap/internal/elfimage"
 )
 
 // Kind classifies a symbol by what it names.
@@ -77,7 +79,12 @@ type Table struct {
 
 // Load reads f's symbol table (.symtab, else .dynsym). Section, file and
 // undefined symbols are left out.
-func Load(f *elf.File) (*Table, error) {
+func Load(f *elf.File) (*Table, error) { return LoadImage(elfimage.FromFile(f)) }
+
+// LoadImage is Load for an opened image: a mapped file's symbol and
+// string tables are parsed in place, not copied.
+func LoadImage(img *elfimage.Image) (*Table, error) {
+	f := img.File
 	sec := f.SectionByType(elf.SHT_SYMTAB)
 	if sec == nil {
 		sec = f.SectionByType(elf.SHT_DYNSYM)
@@ -102,13 +109,13 @@ func Load(f *elf.File) (*Table, error) {
 	if strSec.Type != elf.SHT_STRTAB {
 		return nil, fmt.Errorf("symbol table %s: linked section %d (%s) is %v, want SHT_STRTAB", sec.Name, sec.Link, strSec.Name, strSec.Type)
 	}
-	data, err := sec.Data()
+	data, err := img.SectionData(sec)
 	if err != nil {
-		return nil, fmt.Errorf("reading symbol table %s (file offset %#x): %w", sec.Name, sec.Offset, err)
+		return nil, fmt.Errorf("reading symbol table: %w", err)
 	}
-	strs, err := strSec.Data()
+	strs, err := img.SectionData(strSec)
 	if err != nil {
-		return nil, fmt.Errorf("reading string table %s (file offset %#x): %w", strSec.Name, strSec.Offset, err)
+		return nil, fmt.Errorf("reading string table: %w", err)
 	}
 	syms, err := parse(data, strs, f.Class, f.ByteOrder, len(f.Sections))
 	if err != nil {
@@ -123,7 +130,11 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 	if class == elf.ELFCLASS32 {
 		entSize = 16
 	}
-	var out []Symbol
+	// One copy of the string table that every name slices: one
+	// allocation rather than one per symbol, and no name points into a
+	// mapped file.
+	names := string(strs)
+	out := make([]Symbol, 0, len(data)/entSize)
 	for off := entSize; off+entSize <= len(data); off += entSize {
 		e := data[off : off+entSize]
 		var (
@@ -150,7 +161,7 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 		if int(nameOff) >= len(strs) {
 			return nil, fmt.Errorf("symbol %d: name offset %#x is past the end of the string table (%#x bytes, entry at offset %#x)", off/entSize, nameOff, len(strs), off)
 		}
-		name := cstring(strs[nameOff:])
+		name := cstring(names, int(nameOff))
 		if name == "" {
 			continue
 		}
@@ -170,13 +181,12 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 	return out, nil
 }
 
-func cstring(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
+// cstring returns the NUL-terminated string at off in a string table.
+func cstring(tab string, off int) string {
+	if i := strings.IndexByte(tab[off:], 0); i >= 0 {
+		return tab[off : off+i]
 	}
-	return string(b)
+	return tab[off:]
 }
 
 // rank orders symbols at one address: lower is better. Sized functions and
