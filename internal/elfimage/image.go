@@ -14,7 +14,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unsafe"
 )
+
+// pageSize is the granularity of Release.
+var pageSize = os.Getpagesize()
 
 // Image is an opened ELF file.
 type Image struct {
@@ -104,6 +108,32 @@ func (im *Image) Section(name string) ([]byte, error) {
 		return nil, nil
 	}
 	return im.SectionData(s)
+}
+
+// Release drops this process's page mappings of the given bytes of a
+// mapped image (a slice SectionData returned): the pages stay in the
+// system's page cache and are mapped again, unchanged, when next read.
+// After a scan over a large section (debug/dwarf reading every unit
+// header, a name index pass) this keeps the resident set to what is
+// still in use; readers on other goroutines are unaffected. It does
+// nothing for images that are not mapped.
+func (im *Image) Release(b []byte) {
+	if im.data == nil || len(b) == 0 {
+		return
+	}
+	// Only whole pages inside the mapping.
+	base := uintptr(unsafe.Pointer(&im.data[0]))
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	hi := lo + uintptr(len(b))
+	if lo < base || hi > base+uintptr(len(im.data)) {
+		return
+	}
+	page := uintptr(pageSize)
+	lo = (lo - base + page - 1) &^ (page - 1)
+	hi = (hi - base) &^ (page - 1)
+	if lo < hi {
+		release(im.data[lo:hi])
+	}
 }
 
 // Close releases the file. Slices handed out by SectionData may still be

@@ -17,10 +17,6 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// DWARF is read in scattered small pieces (one unit header here, one
-	// DIE there): without this hint every touched page would bring its
-	// neighbours in too, and the resident set would grow with pages never
-	// read.
-	syscall.Madvise(b, syscall.MADV_RANDOM)
+	adviseRandom(b)
 	return b, nil
 }

@@ -2,10 +2,11 @@
 // their members, global variables, which function and source line a pc
 // belongs to, inlined calls, frame variables and call-frame information.
 //
-// Everything is built lazily: Open only reads the compile-unit headers'
-// section data; the pc → compile unit table, the name index, line tables,
-// per-unit function tables and types are built on first use and cached,
-// because a vmlinux carries up to a gigabyte of DWARF.
+// Everything is built lazily, because a vmlinux carries up to a gigabyte
+// of DWARF: Open reads the unit headers, the abbreviation tables and each
+// unit's DIE (not its children), over a mapped file when it can; the name
+// index grows as lookups need it; line tables, per-unit function tables
+// and types are built on first use and cached.
 package debuginfo
 
 import (
@@ -116,6 +117,11 @@ func OpenImage(img *elfimage.Image) (d *Data, err error) {
 	if d.dw, err = d.loadDWARF(); err != nil {
 		return nil, fmt.Errorf("reading DWARF: %w", err)
 	}
+	// The unit DIEs sit next to the unit headers that dwarf.New has just
+	// read: reading them now touches the same pages once, before the
+	// heap grows, which keeps the resident peak down (an error is kept
+	// for the first caller that needs the units).
+	d.loadUnits()
 	return d, nil
 }
 
@@ -192,6 +198,8 @@ func (d *Data) loadUnits() (units []*Unit, err error) {
 		r.SkipChildren()
 	}
 	sortRanges(d.unitRanges)
+	// Every unit's DIE has been read once; its page is not needed again.
+	d.releaseInfo()
 	return units, nil
 }
 

@@ -53,6 +53,14 @@ func (d *Data) index() *nameIndex {
 // before found was satisfied. The caller holds d.mu.
 func (d *Data) indexUntil(found func(ix *nameIndex) bool) (*nameIndex, error) {
 	ix := d.index()
+	scanned := ix.units
+	// A scan reads the top-level DIEs of many units once; their pages are
+	// not needed afterwards.
+	defer func() {
+		if ix.units-scanned > 16 {
+			d.releaseInfo()
+		}
+	}()
 	for !found(ix) {
 		if ix.done {
 			return ix, ix.err

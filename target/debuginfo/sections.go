@@ -36,6 +36,10 @@ func (d *Data) loadDWARF() (*dwarf.Data, error) {
 	if err != nil {
 		return nil, err
 	}
+	// New has read every unit header and parsed every abbreviation
+	// table into memory: the pages it touched are not needed again soon.
+	d.img.Release(sec[0])
+	d.img.Release(sec[1])
 	// The DWARF 5 sections debug/dwarf reads itself; location lists and
 	// .debug_addr lookups of our own go through d.section.
 	for _, name := range []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists"} {
@@ -97,4 +101,12 @@ func (d *Data) section(name string) ([]byte, error) {
 	}
 	d.sections[name] = b
 	return b, nil
+}
+
+// releaseInfo drops the resident pages of .debug_info after a scan over
+// many units (see elfimage.Image.Release). The caller holds d.mu.
+func (d *Data) releaseInfo() {
+	if info, _ := d.section(".debug_info"); info != nil {
+		d.img.Release(info)
+	}
 }
