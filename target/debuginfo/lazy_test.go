@@ -1,0 +1,178 @@
+package debuginfo
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+
+	"github.com/kdap/kdap/internal/elfimage"
+	"github.com/kdap/kdap/internal/testfixture"
+)
+
+// lookups names what compareLookups asks of both indexes.
+type lookups struct {
+	types, vars, funcs, enums []string
+}
+
+// compareLookups checks that a lazily built index answers like one built
+// completely first: the same DIE (first definition in unit order), or
+// both fail.
+func compareLookups(t *testing.T, lazy, full *Data, q lookups) {
+	t.Helper()
+	if err := full.BuildIndex(); err != nil {
+		t.Fatal(err)
+	}
+	off := func(ty godwarf.Type) DIEOffset {
+		switch ty := ty.(type) {
+		case *godwarf.StructType:
+			return DIEOffset(ty.Offset)
+		case nil:
+			return 0
+		}
+		return DIEOffset(ty.Common().Offset)
+	}
+	for _, n := range q.types {
+		a, errA := lazy.Type(n)
+		b, errB := full.Type(n)
+		if (errA == nil) != (errB == nil) || off(a) != off(b) {
+			t.Errorf("Type(%q): lazy %#x, %v; full %#x, %v", n, off(a), errA, off(b), errB)
+		}
+	}
+	for _, n := range q.vars {
+		a, _, errA := lazy.Variable(n)
+		b, _, errB := full.Variable(n)
+		if (errA == nil) != (errB == nil) || a != b {
+			t.Errorf("Variable(%q): lazy %#x, %v; full %#x, %v", n, a, errA, b, errB)
+		}
+	}
+	for _, n := range q.funcs {
+		a, errA := lazy.Function(n)
+		b, errB := full.Function(n)
+		if (errA == nil) != (errB == nil) || errA == nil && a.Offset != b.Offset {
+			t.Errorf("Function(%q): lazy %v, %v; full %v, %v", n, a, errA, b, errB)
+		}
+	}
+	for _, n := range q.enums {
+		a, _, errA := lazy.Enumerator(n)
+		b, _, errB := full.Enumerator(n)
+		if (errA == nil) != (errB == nil) || a != b {
+			t.Errorf("Enumerator(%q): lazy %d, %v; full %d, %v", n, a, errA, b, errB)
+		}
+	}
+}
+
+func TestLazyIndexMatchesFullFreeBSD(t *testing.T) {
+	_, lazy := fixtureKernel(t, "nofp")
+	_, full := fixtureKernel(t, "nofp")
+	compareLookups(t, lazy, full, lookups{
+		types: []string{"struct thread", "struct proc", "struct pcb", "register_t", "unsigned long",
+			"long unsigned int", "char", "struct no_such_type", "struct thread *"},
+		vars:  []string{"allproc", "panicstr", "dumppcb", "no_such_variable"},
+		funcs: []string{"kern_reboot", "doadump", "no_such_function"},
+		enums: []string{"VM_PROT_READ", "NO_SUCH_ENUMERATOR"},
+	})
+	if !lazy.idx.done {
+		t.Error("a missing name did not complete the scan")
+	}
+	mustFind(t, lazy, "struct thread", "allproc", "kern_reboot")
+}
+
+// linuxVmlinux opens the Linux fixture's vmlinux mapped, or skips.
+func linuxVmlinux(tb testing.TB) *Data {
+	tb.Helper()
+	img, err := elfimage.Open(filepath.Join(testfixture.LinuxDirs(tb)[0], "vmlinux"))
+	if err != nil {
+		tb.Skipf("Linux fixture: %v", err)
+	}
+	tb.Cleanup(func() { img.Close() })
+	d, err := OpenImage(img)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// TestLazyIndexLinux checks on the Debian vmlinux that the types a kernel
+// model needs first are found without scanning every unit, and that the
+// answers match a complete index.
+func TestLazyIndexLinux(t *testing.T) {
+	lazy := linuxVmlinux(t)
+	if _, err := lazy.Type("struct task_struct"); err != nil {
+		t.Fatal(err)
+	}
+	units, err := lazy.Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lazy.idx.units; n*10 > len(units) {
+		t.Errorf("struct task_struct: %d of %d units scanned, want under a tenth", n, len(units))
+	}
+	compareLookups(t, lazy, linuxVmlinux(t), lookups{
+		types: []string{"struct task_struct", "struct inactive_task_frame", "struct prb_desc",
+			"struct printk_info", "unsigned long", "struct pt_regs", "pid_t"},
+		vars:  []string{"init_task", "jiffies_64", "panic_cpu"},
+		funcs: []string{"panic", "delay_tsc"},
+	})
+	mustFind(t, lazy, "struct inactive_task_frame", "init_task", "panic")
+}
+
+// mustFind checks that d finds a type, a variable and a function (so the
+// comparisons above are not between two failures).
+func mustFind(t *testing.T, d *Data, typ, v, fn string) {
+	t.Helper()
+	if _, err := d.Type(typ); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := d.Variable(v); err != nil {
+		t.Error(err)
+	}
+	if _, err := d.Function(fn); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestClosedImageFailsCleanly checks that lookups after the image is
+// closed (a session closing its kernel while requests run) give errors,
+// not faults or panics.
+func TestClosedImageFailsCleanly(t *testing.T) {
+	img, err := elfimage.Open(tinyELF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := img.Section(".debug_info")
+	img.Close()
+	zeroed := len(info) > 0
+	for _, c := range info {
+		zeroed = zeroed && c == 0
+	}
+	if _, err := d.Type("struct node"); err == nil && zeroed {
+		t.Error("Type after Close: no error")
+	}
+	exerciseData(d)
+}
+
+// BenchmarkLinuxOpenAndType opens the Debian vmlinux (590 MB, mapped) and
+// looks up struct task_struct, as a kernel model does first.
+func BenchmarkLinuxOpenAndType(b *testing.B) {
+	p := filepath.Join(testfixture.LinuxDirs(b)[0], "vmlinux")
+	b.ReportAllocs()
+	for b.Loop() {
+		img, err := elfimage.Open(p)
+		if err != nil {
+			b.Skipf("Linux fixture: %v", err)
+		}
+		d, err := OpenImage(img)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Type("struct task_struct"); err != nil {
+			b.Fatal(err)
+		}
+		img.Close()
+	}
+}
