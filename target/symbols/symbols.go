@@ -7,11 +7,13 @@
 package symbols
 
 import (
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -227,13 +229,26 @@ func New(syms []Symbol) *Table {
 	return newTable(append([]Symbol(nil), syms...))
 }
 
+// byAddr orders symbols by address, the best of one address first.
+func byAddr(a, b Symbol) int {
+	switch {
+	case a.Addr != b.Addr:
+		return cmp.Compare(a.Addr, b.Addr)
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}
+
 func newTable(syms []Symbol) *Table {
-	sort.Slice(syms, func(i, j int) bool {
-		if syms[i].Addr != syms[j].Addr {
-			return syms[i].Addr < syms[j].Addr
-		}
-		return better(syms[i], syms[j])
-	})
+	slices.SortFunc(syms, byAddr)
+	return tableOf(syms)
+}
+
+// tableOf makes a table of symbols already sorted by byAddr.
+func tableOf(syms []Symbol) *Table {
 	maxEnd := make([]uint64, len(syms))
 	var m uint64
 	for i, s := range syms {
@@ -269,12 +284,18 @@ func (t *Table) names() []int32 {
 		for i := range idx {
 			idx[i] = int32(i)
 		}
-		sort.Slice(idx, func(i, j int) bool {
-			a, b := t.syms[idx[i]], t.syms[idx[j]]
-			if a.Name != b.Name {
-				return a.Name < b.Name
+		slices.SortFunc(idx, func(i, j int32) int {
+			a, b := t.syms[i], t.syms[j]
+			if c := strings.Compare(a.Name, b.Name); c != 0 {
+				return c
 			}
-			return better(a, b)
+			switch {
+			case better(a, b):
+				return -1
+			case better(b, a):
+				return 1
+			}
+			return 0
 		})
 		t.byName = idx
 	})
@@ -381,11 +402,53 @@ func (t *Table) Format(addr uint64) string {
 // Slide returns a copy of the table with every non-absolute symbol moved by
 // delta (a KASLR offset; negative slides wrap around as two's complement).
 func (t *Table) Slide(delta uint64) *Table {
-	syms := append([]Symbol(nil), t.syms...)
-	for i := range syms {
-		if syms[i].Kind != Abs {
-			syms[i].Addr += delta
+	// Moved symbols keep their order among themselves, and so do the
+	// absolute ones that stay: merging the two runs re-sorts the table
+	// without a sort, and the name order carries over through the
+	// merge's permutation. A slide that wraps some symbols around the
+	// address space breaks the first run: then sort afresh.
+	var moved, fixed []int32
+	for i, s := range t.syms {
+		if s.Kind == Abs {
+			fixed = append(fixed, int32(i))
+			continue
 		}
+		if s.Addr+delta < s.Addr {
+			syms := append([]Symbol(nil), t.syms...)
+			for i := range syms {
+				if syms[i].Kind != Abs {
+					syms[i].Addr += delta
+				}
+			}
+			return newTable(syms)
+		}
+		moved = append(moved, int32(i))
 	}
-	return newTable(syms)
+	at := func(i int32) Symbol {
+		s := t.syms[i]
+		if s.Kind != Abs {
+			s.Addr += delta
+		}
+		return s
+	}
+	syms := make([]Symbol, 0, len(t.syms))
+	newPos := make([]int32, len(t.syms))
+	for len(moved) > 0 || len(fixed) > 0 {
+		var next int32
+		if len(fixed) == 0 || len(moved) > 0 && byAddr(at(moved[0]), at(fixed[0])) <= 0 {
+			next, moved = moved[0], moved[1:]
+		} else {
+			next, fixed = fixed[0], fixed[1:]
+		}
+		newPos[next] = int32(len(syms))
+		syms = append(syms, at(next))
+	}
+	out := tableOf(syms)
+	old := t.names()
+	byName := make([]int32, len(old))
+	for i, j := range old {
+		byName[i] = newPos[j]
+	}
+	out.namesOnce.Do(func() { out.byName = byName })
+	return out
 }

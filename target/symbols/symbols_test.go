@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -318,5 +321,43 @@ func BenchmarkAddr(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		tab.Addr(addrs[i%len(addrs)])
+	}
+}
+
+// TestSlideMatchesSort checks that Slide's merge gives the table (address
+// order and name lookups) that sorting the moved symbols gives, with
+// absolute symbols among them and with slides that wrap around.
+func TestSlideMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	var syms []Symbol
+	for i := range 2000 {
+		s := Symbol{Name: fmt.Sprintf("s%d", r.Intn(800)), Addr: 0xffffffff81000000 + uint64(r.Intn(1<<16)), Size: uint64(r.Intn(3)), Kind: Kind(r.Intn(3))}
+		if i%10 == 0 {
+			s.Kind, s.Addr = Abs, uint64(r.Intn(1<<20))
+		}
+		s.Global = r.Intn(2) == 0
+		syms = append(syms, s)
+	}
+	base := New(syms)
+	base.Lookup("s1") // the name index exists before the slide
+	for _, delta := range []uint64{0, 0x29000000, 1 << 63, ^uint64(0xfff), 0x7f000000} {
+		got := base.Slide(delta)
+		moved := append([]Symbol(nil), syms...)
+		for i := range moved {
+			if moved[i].Kind != Abs {
+				moved[i].Addr += delta
+			}
+		}
+		want := New(moved)
+		if !slices.Equal(got.syms, want.syms) {
+			t.Fatalf("slide %#x: address order differs", delta)
+		}
+		for n := range 800 {
+			name := fmt.Sprintf("s%d", n)
+			a, b := got.LookupAll(name), want.LookupAll(name)
+			if !slices.Equal(a, b) {
+				t.Fatalf("slide %#x: LookupAll(%s) = %v, want %v", delta, name, a, b)
+			}
+		}
 	}
 }
