@@ -54,7 +54,16 @@ func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
 		img.Close()
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}
-	return &Kernel{Path: path, ELF: img.File, Syms: syms, img: img, noDWARF: noDWARF}, nil
+	k := &Kernel{Path: path, ELF: img.File, Syms: syms, img: img, noDWARF: noDWARF}
+	if !noDWARF && img.Mapped() {
+		// Reading a vmlinux's unit headers and abbreviation tables takes
+		// a few hundred milliseconds that need no dump: start now, on
+		// another core, while the caller opens the dump. DWARF's Once
+		// makes the first caller wait for this. A kernel closed before
+		// it ends makes it fail harmlessly (see Close).
+		go k.DWARF()
+	}
+	return k, nil
 }
 
 // SetSlide records the running kernel's KASLR offset and moves every

@@ -111,14 +111,14 @@ func (d *Data) Function(name string) (*Func, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ix, err := d.indexUntil(defined(funcsOf, name))
-	off, ok := ix.funcs[name]
-	if !ok || !ix.complete[off] {
+	r, ok := ix.funcs[name]
+	if !ok || !r.def {
 		if err != nil {
 			return nil, fmt.Errorf("function '%s': %w", name, err)
 		}
 		return nil, fmt.Errorf("no function named '%s' with code%s: %w", name, suggest(name, keys(ix.funcs)), ErrNotFound)
 	}
-	return d.funcFromDIE(off, d.unitOf(off))
+	return d.funcFromDIE(r.off, d.unitOf(r.off))
 }
 
 // funcFromDIE builds a Func from its subprogram DIE, once per DIE. The

@@ -16,16 +16,13 @@ import (
 // names) costs the whole scan. Because units are scanned in order, the
 // answer is the one a complete index would give: the first definition.
 type nameIndex struct {
-	types map[string]dwarf.Offset // "struct x", "union x", "enum x", typedef and base names
-	vars  map[string]dwarf.Offset
-	funcs map[string]dwarf.Offset
-	enums map[string]dwarf.Offset // enumerator name → its enumeration type
+	types map[string]indexed // "struct x", "union x", "enum x", typedef and base names
+	vars  map[string]indexed
+	funcs map[string]indexed
+	enums map[string]indexed // enumerator name → its enumeration type
 	// defOf maps a declaration DIE to the definition that names it through
 	// DW_AT_specification (C's "extern int x; int x = 1;" in one unit).
 	defOf map[dwarf.Offset]dwarf.Offset
-	// complete records which indexed DIEs are definitions rather than
-	// declarations, so a later definition can replace a declaration.
-	complete map[dwarf.Offset]bool
 
 	r      *dwarf.Reader // positioned at the next unit to scan
 	budget int           // entries the scan may still read (see entryBudget)
@@ -39,10 +36,10 @@ type nameIndex struct {
 func (d *Data) index() *nameIndex {
 	if d.idx == nil {
 		d.idx = &nameIndex{
-			types: map[string]dwarf.Offset{}, vars: map[string]dwarf.Offset{},
-			funcs: map[string]dwarf.Offset{}, enums: map[string]dwarf.Offset{},
-			defOf: map[dwarf.Offset]dwarf.Offset{}, complete: map[dwarf.Offset]bool{},
-			r: d.dw.Reader(), budget: d.entryBudget(),
+			types: map[string]indexed{}, vars: map[string]indexed{},
+			funcs: map[string]indexed{}, enums: map[string]indexed{},
+			defOf: map[dwarf.Offset]dwarf.Offset{},
+			r:     d.dw.Reader(), budget: d.entryBudget(),
 		}
 	}
 	return d.idx
@@ -78,10 +75,10 @@ func (d *Data) indexAll() (*nameIndex, error) {
 
 // defined returns a predicate for indexUntil: one of names has a
 // definition in m.
-func defined(m func(ix *nameIndex) map[string]dwarf.Offset, names ...string) func(ix *nameIndex) bool {
+func defined(m func(ix *nameIndex) map[string]indexed, names ...string) func(ix *nameIndex) bool {
 	return func(ix *nameIndex) bool {
 		for _, n := range names {
-			if off, ok := m(ix)[n]; ok && ix.complete[off] {
+			if m(ix)[n].def {
 				return true
 			}
 		}
@@ -89,10 +86,10 @@ func defined(m func(ix *nameIndex) map[string]dwarf.Offset, names ...string) fun
 	}
 }
 
-func typesOf(ix *nameIndex) map[string]dwarf.Offset { return ix.types }
-func varsOf(ix *nameIndex) map[string]dwarf.Offset  { return ix.vars }
-func funcsOf(ix *nameIndex) map[string]dwarf.Offset { return ix.funcs }
-func enumsOf(ix *nameIndex) map[string]dwarf.Offset { return ix.enums }
+func typesOf(ix *nameIndex) map[string]indexed { return ix.types }
+func varsOf(ix *nameIndex) map[string]indexed  { return ix.vars }
+func funcsOf(ix *nameIndex) map[string]indexed { return ix.funcs }
+func enumsOf(ix *nameIndex) map[string]indexed { return ix.enums }
 
 // indexUnit indexes the top-level DIEs of the next unit (subtrees are
 // skipped except for enumerations, whose enumerators are indexed). A
@@ -145,7 +142,10 @@ func (d *Data) scanUnit(ix *nameIndex) (err error) {
 func (d *Data) indexEntry(ix *nameIndex, r *dwarf.Reader, e *dwarf.Entry, local map[dwarf.Offset]string) error {
 	name, _ := e.Val(dwarf.AttrName).(string)
 	decl := e.Val(dwarf.AttrDeclaration) != nil
-	if name != "" {
+	// Only declarations and abstract instances are the targets of
+	// DW_AT_specification and DW_AT_abstract_origin; any other target is
+	// read with nameAt.
+	if name != "" && (decl || e.Val(dwarf.AttrInline) != nil) {
 		local[e.Offset] = name
 	}
 	switch e.Tag {
@@ -210,15 +210,18 @@ func (d *Data) indexEntry(ix *nameIndex, r *dwarf.Reader, e *dwarf.Entry, local 
 
 // add keeps the first definition of name, or its first declaration until
 // a definition turns up.
-func (ix *nameIndex) add(m map[string]dwarf.Offset, name string, off dwarf.Offset, complete bool) {
-	old, ok := m[name]
-	if ok && (ix.complete[old] || !complete) {
+func (ix *nameIndex) add(m map[string]indexed, name string, off dwarf.Offset, def bool) {
+	if old, ok := m[name]; ok && (old.def || !def) {
 		return
 	}
-	m[name] = off
-	if complete {
-		ix.complete[off] = true
-	}
+	m[name] = indexed{off: off, def: def}
+}
+
+// indexed is the DIE a name is indexed to; def says it is a definition
+// rather than a declaration, so a later definition does not replace it.
+type indexed struct {
+	off dwarf.Offset
+	def bool
 }
 
 // nameAt reads the DW_AT_name of the DIE at off ("" when unreadable).

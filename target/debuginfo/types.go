@@ -54,13 +54,13 @@ func (d *Data) Type(name string) (t godwarf.Type, err error) {
 // first it has a declaration of.
 func pickType(ix *nameIndex, names []string) (dwarf.Offset, bool) {
 	for _, n := range names {
-		if off, ok := ix.types[n]; ok && ix.complete[off] {
-			return off, true
+		if r := ix.types[n]; r.def {
+			return r.off, true
 		}
 	}
 	for _, n := range names {
-		if off, ok := ix.types[n]; ok {
-			return off, true
+		if r, ok := ix.types[n]; ok {
+			return r.off, true
 		}
 	}
 	return 0, false
@@ -381,14 +381,15 @@ func (d *Data) Variable(name string) (addr uint64, t godwarf.Type, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ix, err := d.indexUntil(defined(varsOf, name))
-	off, ok := ix.vars[name]
+	r, ok := ix.vars[name]
+	off := r.off
 	if !ok {
 		if err != nil {
 			return 0, nil, fmt.Errorf("variable '%s': %w", name, err)
 		}
 		return 0, nil, fmt.Errorf("no variable named '%s'%s: %w", name, suggest(name, keys(ix.vars)), ErrNotFound)
 	}
-	if def, ok := ix.defOf[off]; ok && !ix.complete[off] {
+	if def, ok := ix.defOf[off]; ok && !r.def {
 		off = def
 	}
 	e, err := d.entryAt(off)
@@ -483,7 +484,8 @@ func (d *Data) Enumerator(name string) (int64, godwarf.Type, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ix, err := d.indexUntil(defined(enumsOf, name))
-	off, ok := ix.enums[name]
+	r, ok := ix.enums[name]
+	off := r.off
 	if !ok {
 		if err != nil {
 			return 0, nil, fmt.Errorf("enumerator '%s': %w", name, err)
@@ -526,7 +528,7 @@ func (d *Data) TypeNames(prefix string, max int) ([]string, error) {
 	return out, nil
 }
 
-func keys(m map[string]dwarf.Offset) []string {
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
