@@ -1,7 +1,10 @@
 package debuginfo
 
 import (
+	"debug/elf"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
@@ -172,6 +175,56 @@ func BenchmarkLinuxOpenAndType(b *testing.B) {
 		}
 		if _, err := d.Type("struct task_struct"); err != nil {
 			b.Fatal(err)
+		}
+		img.Close()
+	}
+}
+
+// TestCompressedSections checks that a mapped file whose debug sections
+// are compressed (objcopy --compress-debug-sections) answers like the
+// uncompressed one: those sections are inflated instead of sliced.
+func TestCompressedSections(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy not on PATH")
+	}
+	for _, style := range []string{"zlib", "zlib-gnu"} {
+		out := filepath.Join(t.TempDir(), "tiny-"+style+".elf")
+		if b, err := exec.Command(objcopy, "--compress-debug-sections="+style, tinyELF, out).CombinedOutput(); err != nil {
+			t.Skipf("objcopy: %v: %s", err, b)
+		}
+		img, err := elfimage.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compressed := false
+		for _, s := range img.File.Sections {
+			compressed = compressed || s.Flags&elf.SHF_COMPRESSED != 0 || strings.HasPrefix(s.Name, ".zdebug")
+		}
+		if !compressed {
+			t.Fatalf("%s: objcopy left the debug sections uncompressed", style)
+		}
+		z, err := OpenImage(img)
+		if err != nil {
+			t.Fatalf("%s: %v", style, err)
+		}
+		_, plain := open(t, tinyELF)
+		zt, err := z.Type("struct node")
+		if err != nil {
+			t.Fatalf("%s: %v", style, err)
+		}
+		pt, _ := plain.Type("struct node")
+		if zt.String() != pt.String() || zt.Size() != pt.Size() {
+			t.Errorf("%s: struct node is %s (%d bytes), want %s (%d bytes)", style, zt, zt.Size(), pt, pt.Size())
+		}
+		fn, err := plain.Function("walk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zf, zl, _, zerr := z.LineAt(fn.Entry)
+		pf, pl, _, perr := plain.LineAt(fn.Entry)
+		if zerr != nil || perr != nil || zf != pf || zl != pl {
+			t.Errorf("%s: line of walk: %s:%d %v, want %s:%d %v", style, zf, zl, zerr, pf, pl, perr)
 		}
 		img.Close()
 	}
