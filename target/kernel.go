@@ -60,7 +60,7 @@ func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
 		// a few hundred milliseconds that need no dump: start now, on
 		// another core, while the caller opens the dump. DWARF's Once
 		// makes the first caller wait for this. A kernel closed before
-		// it ends makes it fail harmlessly (see Close).
+		// it ends still reads the mapped file (see Close).
 		go k.DWARF()
 	}
 	return k, nil
@@ -74,8 +74,8 @@ func (k *Kernel) SetSlide(off uint64) {
 }
 
 // Close releases the kernel file. Lookups still running on other
-// goroutines, or made later, fail with errors rather than fault (see
-// elfimage.Image.Close).
+// goroutines, or made later, stay safe: a mapped file stays mapped (see
+// elfimage.Image.Close), and reads of an unmapped one fail with errors.
 func (k *Kernel) Close() error { return k.img.Close() }
 
 // DWARF returns the kernel's debug information, parsing its index on the

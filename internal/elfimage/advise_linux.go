@@ -9,4 +9,8 @@ func adviseRandom(b []byte) { syscall.Madvise(b, syscall.MADV_RANDOM) }
 
 // release drops the page mappings of b, a page-aligned part of a shared
 // read-only file mapping: later reads fault the same file pages back in.
-func release(b []byte) { syscall.Madvise(b, syscall.MADV_DONTNEED) }
+func release(b []byte) {
+	if len(b) > 0 {
+		syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
+}

@@ -26,9 +26,9 @@ type Image struct {
 	File *elf.File
 
 	// data is the whole file, mapped; nil when sections are read through
-	// File's io.ReaderAt.
+	// File's io.ReaderAt, fh.
 	data []byte
-	fh   *os.File
+	fh   *os.File // nil when mapped
 
 	closeOnce sync.Once
 	closeErr  error
@@ -42,24 +42,21 @@ func Open(path string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
 	// A failed mapping is not an error: the file is then read with
 	// ReadAt, as on systems without mmap.
-	data, _ := mapFile(fh, st.Size())
+	data, _ := mapFile(fh)
 	var r io.ReaderAt = fh
 	if data != nil {
+		// The mapping outlives the descriptor.
+		fh.Close()
+		fh = nil
 		r = bytes.NewReader(data)
 	}
 	ef, err := elf.NewFile(r)
 	if err != nil {
-		if data != nil {
-			retire(data)
+		if fh != nil {
+			fh.Close()
 		}
-		fh.Close()
 		return nil, fmt.Errorf("%s is not an ELF file: %w", path, err)
 	}
 	return &Image{File: ef, data: data, fh: fh}, nil
@@ -74,8 +71,7 @@ func (im *Image) Mapped() bool { return im.data != nil }
 
 // SectionData returns the contents of s, decompressed. When the file is
 // mapped and s is stored uncompressed, the result is a slice of the
-// mapping: callers must not modify it. After Close, a mapped image reads
-// as zeros (see Close), never faults.
+// mapping: callers must not modify it. It stays readable after Close.
 func (im *Image) SectionData(s *elf.Section) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("no such section")
@@ -128,26 +124,39 @@ func (im *Image) Release(b []byte) {
 	if lo < base || hi > base+uintptr(len(im.data)) {
 		return
 	}
-	page := uintptr(pageSize)
-	lo = (lo - base + page - 1) &^ (page - 1)
-	hi = (hi - base) &^ (page - 1)
-	if lo < hi {
-		release(im.data[lo:hi])
-	}
+	release(pageAligned(im.data[lo-base : hi-base]))
 }
 
-// Close releases the file. Slices handed out by SectionData may still be
-// in use by other goroutines (a session can close its kernel while
-// requests run, and debug/dwarf readers keep sub-slices), so a mapping is
-// not unmapped: where the system allows it the file's pages are replaced,
-// in one step, by read-only zero pages that cost no memory, so a late
-// reader sees corrupt (all-zero) DWARF and gets an error rather than a
-// fault; elsewhere the mapping stays until the process exits. Either way
-// only address space is kept; the file itself is released.
+// pageAligned returns the part of b that covers whole memory pages.
+func pageAligned(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	page := uintptr(pageSize)
+	lo := uintptr(unsafe.Pointer(&b[0]))
+	hi := lo + uintptr(len(b))
+	alo, ahi := (lo+page-1)&^(page-1), hi&^(page-1)
+	if alo >= ahi {
+		return nil
+	}
+	return b[alo-lo : ahi-lo]
+}
+
+// Close releases the file. A mapped file is not unmapped, because
+// slices handed out by SectionData may still be in use on other
+// goroutines (a session can close its kernel while requests run, and
+// debug/dwarf readers and parsed frame entries keep sub-slices): reading
+// an unmapped page would crash the process, and swapping in other
+// contents would change data under a parser, which debug/dwarf does not
+// expect (its unit parser loops forever when the bytes change between
+// its two passes). So the mapping stays until the process exits and is
+// reused if the same file is opened again; Close drops its resident
+// pages, and what remains is address space. The file must not shrink
+// while mapped: reading a page past its new end faults.
 func (im *Image) Close() error {
 	im.closeOnce.Do(func() {
 		if im.data != nil {
-			retire(im.data)
+			release(pageAligned(im.data))
 		}
 		if im.fh != nil {
 			im.closeErr = im.fh.Close()
