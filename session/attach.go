@@ -35,9 +35,6 @@ type substitution struct {
 	To   string `json:"to"`
 }
 
-// kernelNames are the files looked for beside a dump when no kernel is given.
-var kernelNames = []string{"kernel.debug", "kernel", "vmlinux"}
-
 // attach opens the dump the arguments name.
 func (s *Session) attach(reqSeq int, raw json.RawMessage) error {
 	if s.t != nil {
@@ -60,9 +57,8 @@ func (s *Session) attach(reqSeq int, raw json.RawMessage) error {
 		return fmt.Errorf("core not found: %w", err)
 	}
 	if a.Kernel == "" {
-		a.Kernel = findKernel(a.Core)
-		if a.Kernel == "" {
-			return fmt.Errorf("no kernel given and none found beside the dump (looked for %s in %s)", strings.Join(kernelNames, ", "), filepath.Dir(a.Core))
+		if a.Kernel, err = target.FindKernel(a.Core); err != nil {
+			return err
 		}
 	}
 	if a.LogFile != "" || a.LogLevel != "" {
@@ -110,20 +106,6 @@ func (s *Session) progress(reqSeq int, title string) func(msg string) {
 	}
 }
 
-// findKernel returns a kernel file beside the dump, or "".
-func findKernel(core string) string {
-	dir := filepath.Dir(core)
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		for _, n := range kernelNames {
-			p := filepath.Join(d, n)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
 // newFileLogger builds the logger a session's logFile/logLevel ask for.
 func newFileLogger(path, level string) (*zap.Logger, error) {
 	cfg := zap.NewProductionConfig()
@@ -163,9 +145,9 @@ func (s *Session) configurationDone(r *godap.Request) (godap.Message, error) {
 		body.Reason, body.Text, body.Description = "pause", "", "the dump records no panic"
 	}
 	if th, err := t.CrashedThread(); err == nil && th != nil {
-		body.ThreadId = int(th.TID)
+		body.ThreadId = int(th.ID)
 	} else if ths, err := t.Threads(); err == nil && len(ths) > 0 {
-		body.ThreadId = int(ths[0].TID)
+		body.ThreadId = int(ths[0].ID)
 	}
 	return &godap.StoppedEvent{Event: event("stopped"), Body: body}, nil
 }

@@ -30,7 +30,7 @@ func TestAttachErrors(t *testing.T) {
 		{"no core", map[string]any{"kernel": kernel}, `"core"`},
 		{"missing core", map[string]any{"core": filepath.Join(dir, "vmcore.9"), "kernel": kernel}, "core not found: "},
 		{"not a dump", map[string]any{"core": notDump, "kernel": kernel}, "not a crash dump: "},
-		{"no kernel beside", map[string]any{"core": lonely}, "no kernel given and none found beside the dump"},
+		{"no kernel beside", map[string]any{"core": lonely}, "no kernel given and none found for "},
 		{"bad sourceMap", map[string]any{"core": core, "kernel": kernel, "sourceMap": 12}, "sourceMap: expected an object"},
 		{"wrong kernel", map[string]any{"core": core, "kernel": otherKernel}, "does not match this dump"},
 	}

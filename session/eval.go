@@ -110,13 +110,13 @@ func (s *Session) threadList(t *target.Target) (string, bool, error) {
 		return "", true, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %7s %6s  %s\n", "TID", "PID", "NAME")
+	fmt.Fprintf(&b, "  %7s %6s  %s\n", "ID", "PID", "NAME")
 	for _, th := range ths {
 		mark := " "
 		if th.Crashed {
 			mark = "*"
 		}
-		fmt.Fprintf(&b, "%s %7d %6d  %s\n", mark, th.TID, th.PID, th.DisplayName())
+		fmt.Fprintf(&b, "%s %7d %6d  %s\n", mark, th.ID, th.PID, th.DisplayName())
 	}
 	return b.String(), true, nil
 }
@@ -132,13 +132,17 @@ func (s *Session) btCommand(t *target.Target, arg string) (string, bool, error) 
 		if th == nil {
 			return "", true, errors.New("bt: the dump records no crashed thread; give a thread id")
 		}
-		tid = th.TID
+		tid = th.ID
 	} else {
 		n, err := strconv.ParseInt(arg, 0, 64)
 		if err != nil {
 			return "", true, fmt.Errorf("bt: expected a thread id, got %q", arg)
 		}
-		tid = n
+		th, err := t.ThreadByTID(n)
+		if err != nil {
+			return "", true, fmt.Errorf("bt: thread %d: %w", n, err)
+		}
+		tid = th.ID
 	}
 	st, err := s.backtrace(tid)
 	if err != nil {

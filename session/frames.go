@@ -53,7 +53,7 @@ func (s *Session) threads(r *godap.Request) (godap.Message, error) {
 	}
 	out := make([]godap.Thread, len(ths))
 	for i, th := range ths {
-		out[i] = godap.Thread{Id: int(th.TID), Name: th.DisplayName()}
+		out[i] = godap.Thread{Id: int(th.ID), Name: th.DisplayName()}
 	}
 	return &godap.ThreadsResponse{Response: ok(r), Body: godap.ThreadsResponseBody{Threads: out}}, nil
 }

@@ -13,6 +13,7 @@ import (
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/symbols"
+	"go.uber.org/zap"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -243,7 +244,7 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		di.Symbol = sym.Name
 	}
 	if dw, err := t.Kernel.DWARF(); err == nil {
-		if file, line, _, err := dw.LineAt(d.addr); err == nil && file != "" {
+		if file, line, _, err := dw.LineAt(d.addr - t.Kernel.Slide); err == nil && file != "" {
 			di.Location = s.sourceFor(file)
 			di.Line = line
 		}
@@ -264,7 +265,7 @@ func symOff(t *target.Target, addr uint64) string {
 	return fmt.Sprintf("<%s+%d>", sym.Name, off)
 }
 
-// modules lists the kernel.
+// modules lists the kernel and its loaded modules.
 func (s *Session) modules(r *godap.Request) (godap.Message, error) {
 	t, err := s.target()
 	if err != nil {
@@ -284,7 +285,18 @@ func (s *Session) modules(r *godap.Request) (godap.Message, error) {
 	if lo, hi := textRange(t.Kernel.Syms); lo < hi {
 		m.AddressRange = fmt.Sprintf("%#x-%#x", lo, hi)
 	}
-	return &godap.ModulesResponse{Response: ok(r), Body: godap.ModulesResponseBody{Modules: []godap.Module{m}, TotalModules: 1}}, nil
+	mods := []godap.Module{m}
+	loaded, err := t.Modules()
+	if err != nil {
+		s.log.Warn("listing loaded modules", zap.Error(err))
+	}
+	for _, lm := range loaded {
+		// The module's own symbols would come from its .ko debug file
+		// (modulePaths); until they are read, it has none.
+		mods = append(mods, godap.Module{Id: "module:" + lm.Name, Name: lm.Name,
+			AddressRange: fmt.Sprintf("%#x-%#x", lm.Base, lm.Base+lm.Size), SymbolStatus: "Symbols not loaded"})
+	}
+	return &godap.ModulesResponse{Response: ok(r), Body: godap.ModulesResponseBody{Modules: mods, TotalModules: len(mods)}}, nil
 }
 
 // textRange returns the address range of the kernel's functions.

@@ -30,7 +30,11 @@ type Kernel struct {
 	// model called SetSlide.
 	Slide uint64
 
-	img *elfimage.Image
+	img      *elfimage.Image
+	fileSyms *symbols.Table // the symbols at their link-time addresses
+
+	imageOnce        sync.Once
+	imageLo, imageHi uint64 // the span of the allocated, nonzero-based sections
 
 	dwarfOnce sync.Once
 	dwarf     *debuginfo.Data
@@ -54,7 +58,7 @@ func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
 		img.Close()
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}
-	k := &Kernel{Path: path, ELF: img.File, Syms: syms, img: img, noDWARF: noDWARF}
+	k := &Kernel{Path: path, ELF: img.File, Syms: syms, fileSyms: syms, img: img, noDWARF: noDWARF}
 	if !noDWARF && img.Mapped() {
 		// Reading a vmlinux's unit headers and abbreviation tables takes
 		// a few hundred milliseconds that need no dump: start now, on
@@ -66,11 +70,46 @@ func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
 	return k, nil
 }
 
-// SetSlide records the running kernel's KASLR offset and moves every
-// non-absolute symbol by it, so Syms gives running addresses.
+// SetSlide records the running kernel's KASLR offset and moves the
+// symbols of the kernel image by it, so Syms gives running addresses.
+// Symbols outside the image (x86-64's zero-based per-CPU offsets) stay.
 func (k *Kernel) SetSlide(off uint64) {
-	k.Syms = k.Syms.Slide(off - k.Slide)
+	k.Syms = k.fileSyms.Slide(off, func(s symbols.Symbol) bool { return k.inImage(s.Addr) })
 	k.Slide = off
+}
+
+// InImage reports whether the running address addr lies in the kernel
+// image (an allocated section of the kernel file, after the slide).
+func (k *Kernel) InImage(addr uint64) bool { return k.inImage(addr - k.Slide) }
+
+// Relocate turns a link-time address from the kernel file (a DWARF
+// DW_OP_addr, a function's low_pc) into the running kernel's address: it
+// adds Slide to addresses inside the kernel image. Addresses outside it,
+// such as the zero-based per-CPU offsets of x86-64, are not relocated.
+func (k *Kernel) Relocate(fileAddr uint64) uint64 {
+	if k.Slide == 0 || !k.inImage(fileAddr) {
+		return fileAddr
+	}
+	return fileAddr + k.Slide
+}
+
+// inImage reports whether addr lies in an allocated section of the kernel
+// file that is linked at a nonzero address.
+func (k *Kernel) inImage(addr uint64) bool {
+	k.imageOnce.Do(func() {
+		for _, s := range k.ELF.Sections {
+			if s.Flags&elf.SHF_ALLOC == 0 || s.Addr == 0 || s.Size == 0 {
+				continue
+			}
+			if k.imageLo == 0 || s.Addr < k.imageLo {
+				k.imageLo = s.Addr
+			}
+			if end := s.Addr + s.Size; end > k.imageHi {
+				k.imageHi = end
+			}
+		}
+	})
+	return addr >= k.imageLo && addr < k.imageHi
 }
 
 // Close releases the kernel file. Lookups still running on other

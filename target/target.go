@@ -29,6 +29,10 @@ type Options struct {
 
 // Thread is one kernel thread as the dump recorded it.
 type Thread struct {
+	// ID identifies the thread within the dump: positive and unique, the
+	// DAP thread id. It is TID unless the kernel gives several threads the
+	// same TID (Linux's idle tasks all have pid 0) or a TID below 1.
+	ID      int64
 	TID     int64
 	PID     int64
 	Comm    string // the process name (p_comm, comm)
@@ -102,6 +106,31 @@ type TrapRules interface {
 	// pointer at the call into C was sp; it returns them and a marker
 	// such as "--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---".
 	Interrupted(sp uint64) (amd64.Regs, string, error)
+}
+
+// Module is a loadable kernel module as the dump recorded it.
+type Module struct {
+	// Name is the module's name ("qemu_fw_cfg").
+	Name string
+	// Base and Size bound its code in kernel memory.
+	Base, Size uint64
+	// Addr is the address of the kernel's structure for it.
+	Addr uint64
+}
+
+// ModuleLister is implemented by OS models that can list loaded modules.
+type ModuleLister interface {
+	// Modules lists the loaded modules in the kernel's order.
+	Modules() ([]Module, error)
+}
+
+// Modules lists the kernel's loaded modules; none when the OS model does
+// not know how.
+func (t *Target) Modules() ([]Module, error) {
+	if m, ok := t.OS.(ModuleLister); ok {
+		return m.Modules()
+	}
+	return nil, nil
 }
 
 // OSModel recognises one operating system's kernel and builds its OS.
@@ -260,8 +289,37 @@ func (t *Target) SymbolValueU64(sym string) (uint64, error) {
 // Threads lists every kernel thread, the crashed one first. The list is
 // built once.
 func (t *Target) Threads() ([]*Thread, error) {
-	t.threadsOnce.Do(func() { t.threads, t.threadsErr = t.OS.Threads() })
+	t.threadsOnce.Do(func() {
+		t.threads, t.threadsErr = t.OS.Threads()
+		assignIDs(t.threads)
+	})
 	return t.threads, t.threadsErr
+}
+
+// assignIDs gives every thread a positive, unique ID: the one its OS
+// model chose, else its TID, else (a duplicate or a TID below 1) the next
+// number above every ID in use.
+func assignIDs(ths []*Thread) {
+	used := map[int64]bool{}
+	next := int64(1)
+	for _, th := range ths {
+		if th.ID == 0 && th.TID > 0 {
+			th.ID = th.TID
+		}
+		if th.ID > 0 && !used[th.ID] {
+			used[th.ID] = true
+		} else {
+			th.ID = 0
+		}
+		next = max(next, th.ID+1)
+	}
+	for _, th := range ths {
+		if th.ID == 0 {
+			th.ID = next
+			used[next] = true
+			next++
+		}
+	}
 }
 
 // CrashedThread returns the thread that panicked, or nil.
@@ -281,18 +339,35 @@ func (t *Target) CrashedThread() (*Thread, error) {
 // ErrNoSuchThread is returned for an unknown thread id.
 var ErrNoSuchThread = errors.New("no such thread")
 
-// Thread returns the thread with the given tid.
-func (t *Target) Thread(tid int64) (*Thread, error) {
+// Thread returns the thread with the given ID.
+func (t *Target) Thread(id int64) (*Thread, error) {
 	ths, err := t.Threads()
 	if err != nil {
 		return nil, err
 	}
 	for _, th := range ths {
+		if th.ID == id {
+			return th, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %d", ErrNoSuchThread, id)
+}
+
+// ThreadByTID returns the thread with the given ID or, failing that, the
+// first thread whose kernel TID is tid (Linux's pid 0 is CPU 0's idle
+// task), for users who name threads as the kernel numbers them.
+func (t *Target) ThreadByTID(tid int64) (*Thread, error) {
+	th, err := t.Thread(tid)
+	if err == nil || !errors.Is(err, ErrNoSuchThread) {
+		return th, err
+	}
+	ths, _ := t.Threads()
+	for _, th := range ths {
 		if th.TID == tid {
 			return th, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %d", ErrNoSuchThread, tid)
+	return nil, err
 }
 
 // Translate maps a kernel virtual address to its physical address.

@@ -179,21 +179,26 @@ func rowFor(cfi CFI, pc uint64) (*cfaRow, error) {
 // which is how CFI says "outermost frame".
 var errUndefinedRA = errors.New("return address undefined")
 
-// readError is a failed stack read, reported as such in the stop reason.
-type readError struct {
-	addr uint64
-	err  error
+// ReadError is a failed read of stack memory; the unwind stops with
+// StopReadError when a step fails with one (also from a FrameInfo).
+type ReadError struct {
+	// Addr is the address that could not be read.
+	Addr uint64
+	// Err is the memory's error.
+	Err error
 }
 
-func (e *readError) Error() string { return fmt.Sprintf("cannot read stack at %#x: %v", e.addr, e.err) }
-func (e *readError) Unwrap() error { return e.err }
+func (e *ReadError) Error() string { return fmt.Sprintf("cannot read stack at %#x: %v", e.Addr, e.Err) }
+
+// Unwrap returns the memory's error.
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // readPtr reads one pointer-sized little-endian word at va.
 func readPtr(mem Memory, a *Arch, va uint64) (uint64, error) {
 	var b [8]byte
 	buf := b[:a.PtrSize]
 	if err := mem.ReadVirt(buf, va); err != nil {
-		return 0, &readError{va, err}
+		return 0, &ReadError{Addr: va, Err: err}
 	}
 	if a.PtrSize == 4 {
 		return uint64(binary.LittleEndian.Uint32(buf)), nil
@@ -339,7 +344,7 @@ func evalExpr(a *Arch, mem Memory, expr []byte, cfa uint64, pushCFA bool, cur *R
 	dregs.CFA = int64(cfa)
 	read := func(b []byte, addr uint64) (int, error) {
 		if err := mem.ReadVirt(b, addr); err != nil {
-			return 0, &readError{addr, err}
+			return 0, &ReadError{Addr: addr, Err: err}
 		}
 		return len(b), nil
 	}

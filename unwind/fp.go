@@ -31,7 +31,7 @@ func (r *run) unwindOne(cur state, lookup, entry, sp uint64) (caller Regs, cfa u
 	}
 	caller, cfa, err = r.fpStep(cur, sp)
 	if err != nil && !errors.Is(err, errFPEnd) {
-		var re *readError
+		var re *ReadError
 		if !errors.As(err, &re) {
 			err = fmt.Errorf("%w for pc %#x and frame pointer chain invalid: %v", errNoUnwind, lookup, err)
 		}

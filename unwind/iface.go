@@ -68,3 +68,54 @@ type StackBounder interface {
 	// pointer of start.
 	StackBounds(start Regs) (lo, hi uint64, ok bool)
 }
+
+// FrameInfo is an optional source of unwind information that the unwinder
+// asks before call frame information, such as the ORC tables of a Linux
+// kernel. It may answer that it knows nothing of a frame (StepNone), and
+// the unwinder then uses CFI and the frame pointer.
+type FrameInfo interface {
+	// Step unwinds the physical frame f (its Regs, and its LookupPC, the pc
+	// to look information up at).
+	Step(f *Frame, mem Memory) (Step, error)
+}
+
+// StepKind says what a FrameInfo found for a frame.
+type StepKind int
+
+// What a FrameInfo step can find.
+const (
+	// StepNone: no information for this pc.
+	StepNone StepKind = iota
+	// StepCall: Regs are the caller's registers.
+	StepCall
+	// StepTrap: the frame holds the registers of interrupted code (such as
+	// a struct pt_regs); Regs are those registers.
+	StepTrap
+	// StepEnd: the frame is the outermost of its stack.
+	StepEnd
+)
+
+// Step is the answer of a FrameInfo.
+type Step struct {
+	// Kind says what was found.
+	Kind StepKind
+	// Regs are the caller's (StepCall) or the interrupted (StepTrap)
+	// registers.
+	Regs Regs
+	// CFA is the frame's canonical frame address, 0 if unknown.
+	CFA uint64
+	// Exact says the pc in Regs is the instruction to resume, not a return
+	// address (always so for interrupted code).
+	Exact bool
+	// SwitchesStack says the caller legitimately runs on another stack
+	// (the frame's CFA was loaded from memory), so the caller's stack
+	// pointer need not be above the frame's.
+	SwitchesStack bool
+	// Label is the text of the marker frame of a StepTrap.
+	Label string
+	// UserMode says, for a StepTrap, that the interrupted code ran in user
+	// mode: the unwind ends with the marker frame.
+	UserMode bool
+	// Reason says, for a StepEnd, why the stack ends there.
+	Reason string
+}

@@ -51,8 +51,10 @@ const (
 	// MethodEntry: the callee stopped on its first instruction, so the
 	// return address is on top of its stack.
 	MethodEntry
-	// MethodTrap: a trap frame read through OSRules.
+	// MethodTrap: a trap frame read through OSRules or a FrameInfo.
 	MethodTrap
+	// MethodORC: the callee's entry in a FrameInfo (Linux's ORC tables).
+	MethodORC
 )
 
 // String names the method.
@@ -68,6 +70,8 @@ func (m Method) String() string {
 		return "function entry"
 	case MethodTrap:
 		return "trap frame"
+	case MethodORC:
+		return "orc"
 	}
 	return fmt.Sprintf("Method(%d)", int(m))
 }
@@ -164,6 +168,7 @@ type Unwinder struct {
 	sym  Symbolizer
 	inl  Inliner
 	os   OSRules
+	fi   FrameInfo
 }
 
 // Config gathers what an Unwinder reads from.
@@ -180,6 +185,8 @@ type Config struct {
 	Inliner Inliner
 	// OS provides trap frames and stack ends (optional).
 	OS OSRules
+	// Frames is unwind information asked before CFI (optional).
+	Frames FrameInfo
 }
 
 // New returns an Unwinder over cfg.
@@ -197,7 +204,7 @@ func New(cfg Config) (*Unwinder, error) {
 	if a.PtrSize != 4 && a.PtrSize != 8 || a.NumRegs <= 0 || a.NumRegs > MaxRegs {
 		return nil, fmt.Errorf("unwind: architecture %q: pointer size %d or register count %d unsupported", a.Name, a.PtrSize, a.NumRegs)
 	}
-	return &Unwinder{arch: a, mem: cfg.Memory, cfi: cfg.CFI, sym: cfg.Symbolizer, inl: cfg.Inliner, os: cfg.OS}, nil
+	return &Unwinder{arch: a, mem: cfg.Memory, cfi: cfg.CFI, sym: cfg.Symbolizer, inl: cfg.Inliner, os: cfg.OS, fi: cfg.Frames}, nil
 }
 
 // DefaultMaxFrames is the frame limit when no MaxFrames option is given.
@@ -237,7 +244,8 @@ func StartAtReturnAddress() Option {
 	return func(o *options) { o.startRet = true }
 }
 
-// WithoutCFI ignores call frame information, unwinding by frame pointer.
+// WithoutCFI ignores call frame information and the Config's FrameInfo,
+// unwinding by frame pointer.
 func WithoutCFI() Option {
 	return func(o *options) { o.noCFI = true }
 }
@@ -305,13 +313,18 @@ func (r *run) step(cur state) (next state, stop StopReason, done bool) {
 		}
 		return state{}, StopReason{Kind: StopEndOfStack, Message: fmt.Sprintf("end of stack (%s)", fn)}, true
 	}
+	if u.fi != nil && !r.o.noCFI {
+		if next, stop, done, ok := r.frameInfo(cur, phys); ok {
+			return next, stop, done
+		}
+	}
 	if u.os != nil && fn != "" && u.os.IsTrapEntry(fn, entry) {
 		regs, label, ok, err := u.os.TrapFrame(&phys, u.mem)
 		if err != nil || ok {
 			if !r.emit(phys) {
 				return state{}, r.limit(), true
 			}
-			return r.trap(&phys, regs, label, err)
+			return r.trap(&phys, regs, label, true, false, err)
 		}
 	}
 	if cur.method == MethodStart && !u.sym.InText(pc) {
@@ -328,7 +341,7 @@ func (r *run) step(cur state) (next state, stop StopReason, done bool) {
 	if uerr != nil {
 		return state{}, r.failure(uerr, lookup), true
 	}
-	if s, bad := r.check(caller, cfa, sp); bad {
+	if s, bad := r.check(caller, cfa, sp, false); bad {
 		return state{}, s, true
 	}
 	return state{regs: caller, method: method}, StopReason{}, false
@@ -376,8 +389,10 @@ func (r *run) push(f Frame) bool {
 }
 
 // trap continues from the registers a trap-entry frame holds, after a
-// marker frame; err is TrapFrame's error.
-func (r *run) trap(phys *Frame, regs Regs, label string, err error) (next state, stop StopReason, done bool) {
+// marker frame; err is TrapFrame's error. exact says the interrupted pc is
+// the instruction to resume; user ends the unwind after the marker, the
+// interrupted code having run in user mode.
+func (r *run) trap(phys *Frame, regs Regs, label string, exact, user bool, err error) (next state, stop StopReason, done bool) {
 	a := r.u.arch
 	if err != nil {
 		return state{}, StopReason{Kind: StopTrapError, Message: fmt.Sprintf("cannot read the trap frame of %s: %v", phys.Function, err), Err: err}, true
@@ -387,6 +402,9 @@ func (r *run) trap(phys *Frame, regs Regs, label string, err error) (next state,
 	marker := Frame{Kind: KindTrap, PC: pc, LookupPC: pc, SP: sp, Regs: regs, Method: MethodTrap, Label: label}
 	if !r.push(marker) {
 		return state{}, r.limit(), true
+	}
+	if user {
+		return state{}, StopReason{Kind: StopEndOfStack, Message: fmt.Sprintf("end of stack (user-mode registers in the trap frame of %s)", phys.Function)}, true
 	}
 	if !okPC || !okSP {
 		return state{}, StopReason{Kind: StopTrapError, Message: fmt.Sprintf("trap frame of %s lacks %s or %s", phys.Function, a.RegName(a.PC), a.RegName(a.SP))}, true
@@ -399,12 +417,12 @@ func (r *run) trap(phys *Frame, regs Regs, label string, err error) (next state,
 		return state{}, StopReason{Kind: StopRepeated, Message: fmt.Sprintf("trap frame repeats pc %#x, sp %#x", pc, sp)}, true
 	}
 	r.seen[key] = true
-	return state{regs: regs, exact: true, method: MethodTrap}, StopReason{}, false
+	return state{regs: regs, exact: exact, method: MethodTrap}, StopReason{}, false
 }
 
 // failure turns an unwind error into a stop reason.
 func (r *run) failure(err error, lookup uint64) StopReason {
-	var re *readError
+	var re *ReadError
 	switch {
 	case errors.Is(err, errUndefinedRA):
 		return StopReason{Kind: StopEndOfStack, Message: fmt.Sprintf("end of stack (CFI marks the return address undefined at pc %#x)", lookup)}
@@ -422,8 +440,10 @@ func (r *run) failure(err error, lookup uint64) StopReason {
 	return StopReason{Kind: StopBadCFI, Message: fmt.Sprintf("cannot unwind pc %#x: %v", lookup, err), Err: err}
 }
 
-// check applies the sanity rules to a computed caller.
-func (r *run) check(caller Regs, cfa, sp uint64) (StopReason, bool) {
+// check applies the sanity rules to a computed caller. switched says the
+// step moved to another stack on purpose (a FrameInfo said so), where the
+// CFA need not be above the stack pointer.
+func (r *run) check(caller Regs, cfa, sp uint64, switched bool) (StopReason, bool) {
 	a := r.u.arch
 	ra, _ := caller.Get(a.PC)
 	csp, _ := caller.Get(a.SP)
@@ -433,7 +453,11 @@ func (r *run) check(caller Regs, cfa, sp uint64) (StopReason, bool) {
 	if !r.u.sym.InText(ra) {
 		return StopReason{Kind: StopNotInText, Message: fmt.Sprintf("return address %#x not in kernel text", ra)}, true
 	}
-	if cfa <= sp || csp <= sp {
+	// An interrupt or exception stack may lie above or below the stack it
+	// returns to: only a step that says it switches stacks may go down.
+	// Guessed steps (CFI, the frame pointer) may not, so a damaged stack
+	// pointer is not rescued by a chain that happens to lead back.
+	if !switched && (cfa <= sp || csp <= sp) {
 		return StopReason{Kind: StopNotGrowing, Message: fmt.Sprintf("CFA %#x does not grow past the stack pointer %#x", cfa, sp)}, true
 	}
 	if r.o.bounded && sp >= r.o.lo && sp < r.o.hi && (cfa < r.o.lo || cfa > r.o.hi) {
@@ -445,4 +469,77 @@ func (r *run) check(caller Regs, cfa, sp uint64) (StopReason, bool) {
 	}
 	r.seen[key] = true
 	return StopReason{}, false
+}
+
+// frameInfo unwinds phys through the Config's FrameInfo; ok is false when
+// it had nothing to say, so that CFI and the frame pointer are tried.
+func (r *run) frameInfo(cur state, phys Frame) (next state, stop StopReason, done, ok bool) {
+	u := r.u
+	st, err := u.fi.Step(&phys, u.mem)
+	if err == nil && st.Kind == StepNone {
+		return state{}, StopReason{}, false, false
+	}
+	phys.CFA = st.CFA
+	if !r.emit(phys) {
+		return state{}, r.limit(), true, true
+	}
+	if err != nil {
+		var re *ReadError
+		if errors.As(err, &re) {
+			return state{}, StopReason{Kind: StopReadError, Message: err.Error(), Err: err}, true, true
+		}
+		return state{}, StopReason{Kind: StopBadCFI, Message: fmt.Sprintf("cannot unwind pc %#x: %v", phys.LookupPC, err), Err: err}, true, true
+	}
+	switch st.Kind {
+	case StepEnd:
+		msg := "end of stack"
+		if st.Reason != "" {
+			msg += " (" + st.Reason + ")"
+		}
+		return state{}, StopReason{Kind: StopEndOfStack, Message: msg}, true, true
+	case StepTrap:
+		next, stop, done := r.trap(&phys, st.Regs, st.Label, st.Exact, st.UserMode, nil)
+		return next, stop, done, true
+	case StepCall:
+	default:
+		return state{}, StopReason{Kind: StopBadCFI, Message: fmt.Sprintf("cannot unwind pc %#x: unknown step kind %d", phys.LookupPC, st.Kind)}, true, true
+	}
+	caller := st.Regs
+	r.refine(cur, phys.LookupPC, &caller, st.CFA)
+	if s, bad := r.check(caller, st.CFA, phys.SP, st.SwitchesStack); bad {
+		return state{}, s, true, true
+	}
+	return state{regs: caller, exact: st.Exact, method: MethodORC}, StopReason{}, false, true
+}
+
+// refine adds to caller, found through a FrameInfo, the callee-saved
+// registers that CFI recovers for the same pc, when CFI agrees on the CFA
+// and the return address: ORC-like tables track only the stack and frame
+// pointers, and the other callee-saved registers matter for the caller's
+// variables.
+func (r *run) refine(cur state, lookup uint64, caller *Regs, cfa uint64) {
+	u, a := r.u, r.u.arch
+	if u.cfi == nil {
+		return
+	}
+	row, err := rowFor(u.cfi, lookup)
+	if err != nil || row == nil {
+		return
+	}
+	c2, cfa2, err := cfiStep(a, u.mem, row, &cur.regs)
+	if err != nil || cfa2 != cfa {
+		return
+	}
+	pc1, _ := caller.Get(a.PC)
+	if pc2, ok := c2.Get(a.PC); !ok || pc2 != pc1 {
+		return
+	}
+	for _, n := range a.CalleeSaved {
+		if n == a.SP || n == a.PC || caller.Has(n) {
+			continue
+		}
+		if v, ok := c2.Get(n); ok {
+			caller.Set(n, v)
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("bt", verb{summary: "print backtraces like kgdb (crashed thread, --tid N, or -a for all)",
-		usage: "bt CORE KERNEL [--tid N | -a] [--args] [--json]", run: runBt})
+		usage: "bt CORE [KERNEL] [--tid N | -a] [--args] [--json]", run: runBt})
 }
 
 // frameJSON is a frame as bt --json prints it.
@@ -39,14 +39,17 @@ func runBt(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	if len(pos) < 1 || len(pos) > 2 {
 		return fmt.Errorf("%w: expected CORE and KERNEL", errUsage)
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{NoDWARF: *noDWARF})
+	t, rest, err := openDump(pos, target.Options{NoDWARF: *noDWARF})
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: expected CORE and KERNEL, got %q too", errUsage, rest)
+	}
 	ths, err := t.Threads()
 	if err != nil {
 		return err
@@ -69,6 +72,7 @@ func runBt(args []string, w io.Writer) error {
 		return err
 	}
 	type threadBt struct {
+		ID     int64       `json:"id"`
 		TID    int64       `json:"tid"`
 		Name   string      `json:"name"`
 		Frames []frameJSON `json:"frames"`
@@ -77,12 +81,12 @@ func runBt(args []string, w io.Writer) error {
 	var out []threadBt
 	for i, th := range sel {
 		frames, stop := u.Backtrace(th)
-		tb := threadBt{TID: th.TID, Name: th.DisplayName(), Stop: stop.Message}
+		tb := threadBt{ID: th.ID, TID: th.TID, Name: th.DisplayName(), Stop: stop.Message}
 		if !*asJSON {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.TID, th.DisplayName(), th.RegsFrom)
+			fmt.Fprintf(w, "Thread %d %s (registers from %s):\n", th.ID, th.DisplayName(), th.RegsFrom)
 		}
 		n := 0
 		args := make([]string, len(frames))

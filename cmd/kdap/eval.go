@@ -14,7 +14,7 @@ import (
 
 func init() {
 	register("eval", verb{summary: "evaluate a C expression in a thread's frame (like gdb's print)",
-		usage: "eval CORE KERNEL [--tid N] [--frame K] [--hex] EXPR", run: runEval})
+		usage: "eval CORE [KERNEL] [--tid N] [--frame K] [--hex] EXPR", run: runEval})
 }
 
 func runEval(args []string, w io.Writer) error {
@@ -26,20 +26,23 @@ func runEval(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) < 3 {
+	if len(pos) < 2 {
 		return fmt.Errorf("%w: expected CORE, KERNEL and an expression", errUsage)
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{})
+	t, rest, err := openDump(pos, target.Options{})
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if len(rest) == 0 {
+		return fmt.Errorf("%w: expected an expression after CORE and KERNEL", errUsage)
+	}
 	defer values.Forget(t)
 	env, err := frameEnv(t, *tid, *frame)
 	if err != nil {
 		return err
 	}
-	v, err := cexpr.Evaluate(env, strings.Join(pos[2:], " "))
+	v, err := cexpr.Evaluate(env, strings.Join(rest, " "))
 	if err != nil {
 		return err
 	}
@@ -76,11 +79,11 @@ func frameEnv(t *target.Target, tid int64, n int) (*values.Env, error) {
 	return nil, fmt.Errorf("thread %d has %d frames; there is no frame %d", th.TID, k, n)
 }
 
-// pickThread returns thread tid, or the crashed thread when tid is 0 (nil
-// when the dump records none).
+// pickThread returns the thread whose ID (else TID) is tid, or the
+// crashed thread when tid is 0 (nil when the dump records none).
 func pickThread(t *target.Target, tid int64) (*target.Thread, error) {
 	if tid != 0 {
-		return t.Thread(tid)
+		return t.ThreadByTID(tid)
 	}
 	return t.CrashedThread()
 }

@@ -13,11 +13,11 @@ import (
 
 func init() {
 	register("info", verb{summary: "summarise a dump: format, kernel, panic, crashed thread, messages",
-		usage: "info CORE KERNEL [--json]", run: runInfo})
+		usage: "info CORE [KERNEL] [--json]", run: runInfo})
 	register("threads", verb{summary: "list the kernel threads of a dump",
-		usage: "threads CORE KERNEL [--json]", run: runThreads})
+		usage: "threads CORE [KERNEL] [--json]", run: runThreads})
 	register("read", verb{summary: "hex-dump kernel memory at an address or symbol",
-		usage: "read CORE KERNEL ADDR|SYMBOL[+OFF] LEN [--json]", run: runRead})
+		usage: "read CORE [KERNEL] ADDR|SYMBOL[+OFF] LEN [--json]", run: runRead})
 }
 
 // openArgs parses "CORE KERNEL rest..." with a --json flag.
@@ -29,14 +29,18 @@ func openArgs(name string, args []string, extra int) (*target.Target, []string, 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if len(pos) != 2+extra {
-		return nil, nil, false, fmt.Errorf("%w: expected %d arguments, got %d", errUsage, 2+extra, len(pos))
+	if len(pos) < 1+extra || len(pos) > 2+extra {
+		return nil, nil, false, fmt.Errorf("%w: expected %d or %d arguments, got %d", errUsage, 1+extra, 2+extra, len(pos))
 	}
-	t, err := target.Open(pos[0], pos[1], target.Options{NoDWARF: *noDWARF})
+	t, rest, err := openDump(pos, target.Options{NoDWARF: *noDWARF})
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return t, pos[2:], *asJSON, nil
+	if len(rest) != extra {
+		t.Close()
+		return nil, nil, false, fmt.Errorf("%w: expected %d arguments after CORE and KERNEL, got %d", errUsage, extra, len(rest))
+	}
+	return t, rest, *asJSON, nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -45,8 +49,17 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// moduleJSON is a loaded module as --json prints it.
+type moduleJSON struct {
+	Name string `json:"name"`
+	Base string `json:"base"`
+	Size uint64 `json:"size"`
+	Addr string `json:"addr"`
+}
+
 // threadJSON is a thread as --json prints it.
 type threadJSON struct {
+	ID       int64             `json:"id"`
 	TID      int64             `json:"tid"`
 	PID      int64             `json:"pid"`
 	Comm     string            `json:"comm"`
@@ -68,7 +81,7 @@ func toJSON(th *target.Thread) threadJSON {
 			regs[n] = fmt.Sprintf("%#x", v)
 		}
 	}
-	return threadJSON{TID: th.TID, PID: th.PID, Comm: th.Comm, Name: th.Name, Display: th.DisplayName(),
+	return threadJSON{ID: th.ID, TID: th.TID, PID: th.PID, Comm: th.Comm, Name: th.Name, Display: th.DisplayName(),
 		CPU: th.CPU, Crashed: th.Crashed, Zombie: th.Zombie, Addr: fmt.Sprintf("%#x", th.Addr),
 		RegsFrom: th.RegsFrom, Regs: regs}
 }
@@ -84,17 +97,18 @@ func runInfo(args []string, w io.Writer) error {
 		Value string `json:"value"`
 	}
 	info := struct {
-		Core       string      `json:"core"`
-		Kernel     string      `json:"kernel"`
-		Format     string      `json:"format"`
-		Header     []field     `json:"header"`
-		OS         string      `json:"os"`
-		Version    string      `json:"version"`
-		Panic      string      `json:"panic"`
-		Crashed    *threadJSON `json:"crashedThread,omitempty"`
-		NumThreads int         `json:"threads"`
-		Unread     string      `json:"unreadMessages"`
-		Errors     []string    `json:"errors,omitempty"`
+		Core       string       `json:"core"`
+		Kernel     string       `json:"kernel"`
+		Format     string       `json:"format"`
+		Header     []field      `json:"header"`
+		OS         string       `json:"os"`
+		Version    string       `json:"version"`
+		Panic      string       `json:"panic"`
+		Crashed    *threadJSON  `json:"crashedThread,omitempty"`
+		NumThreads int          `json:"threads"`
+		Modules    []moduleJSON `json:"modules"`
+		Unread     string       `json:"unreadMessages"`
+		Errors     []string     `json:"errors,omitempty"`
 	}{Core: t.CorePath, Kernel: t.Kernel.Path, Format: t.Dump.Format(), OS: t.OS.Name()}
 	for _, f := range t.Dump.Info() {
 		info.Header = append(info.Header, field{f.Name, strings.TrimRight(f.Value, "\n")})
@@ -119,6 +133,13 @@ func runInfo(args []string, w io.Writer) error {
 			}
 		}
 	}
+	if mods, err := t.Modules(); err != nil {
+		note("modules", err)
+	} else {
+		for _, m := range mods {
+			info.Modules = append(info.Modules, moduleJSON{Name: m.Name, Base: fmt.Sprintf("%#x", m.Base), Size: m.Size, Addr: fmt.Sprintf("%#x", m.Addr)})
+		}
+	}
 	if mb, err := t.OS.MessageBuffer(); err != nil {
 		note("message buffer", err)
 	} else {
@@ -137,6 +158,12 @@ func runInfo(args []string, w io.Writer) error {
 		fmt.Fprintf(w, "Crashed:  tid %d %s\n", info.Crashed.TID, info.Crashed.Display)
 	}
 	fmt.Fprintf(w, "Threads:  %d\n", info.NumThreads)
+	if len(info.Modules) > 0 {
+		fmt.Fprintf(w, "Modules:  %d\n", len(info.Modules))
+		for _, m := range info.Modules {
+			fmt.Fprintf(w, "  %-20s %s  %d bytes\n", m.Name, m.Base, m.Size)
+		}
+	}
 	for _, e := range info.Errors {
 		fmt.Fprintf(w, "Error:    %s\n", e)
 	}
@@ -164,14 +191,14 @@ func runThreads(args []string, w io.Writer) error {
 		}
 		return writeJSON(w, out)
 	}
-	fmt.Fprintf(w, "  %-7s %-18s %-6s %-18s %s\n", "TID", "ADDR", "PID", "PC", "NAME")
+	fmt.Fprintf(w, "  %-7s %-7s %-18s %-6s %-18s %s\n", "ID", "TID", "ADDR", "PID", "PC", "NAME")
 	for _, th := range ths {
 		mark := " "
 		if th.Crashed {
 			mark = "*"
 		}
 		pc, _ := th.Regs.PC()
-		fmt.Fprintf(w, "%s %-7d %#-18x %-6d %-18s %s\n", mark, th.TID, th.Addr, th.PID, t.Kernel.Syms.Format(pc), th.DisplayName())
+		fmt.Fprintf(w, "%s %-7d %-7d %#-18x %-6d %-18s %s\n", mark, th.ID, th.TID, th.Addr, th.PID, t.Kernel.Syms.Format(pc), th.DisplayName())
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,7 +79,9 @@ func TestReadAndErrors(t *testing.T) {
 	}{
 		{[]string{"info", "/nonexistent/vmcore", kernel}, 1, "core not found: /nonexistent/vmcore"},
 		{[]string{"info", kernel, kernel}, 1, "not a crash dump"},
-		{[]string{"info", core}, 2, "expected 2 arguments"},
+		{[]string{"info", core}, 1, "no kernel given and none found for " + core},
+		{[]string{"info"}, 2, "expected 1 or 2 arguments"},
+		{[]string{"bt", core, "/nonexistent/kernel"}, 1, "/nonexistent/kernel is not a kernel file, and no kernel given"},
 		{[]string{"read", core, kernel, "no_such_symbol", "8"}, 1, "neither an address nor a kernel symbol"},
 		{[]string{"read", core, kernel, "0x10", "8"}, 1, "cannot read 8 bytes at 0x10"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
@@ -87,6 +91,16 @@ func TestReadAndErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.msg)
 		}
+	}
+	// A kernel.debug beside the dump is found without naming it.
+	dir := t.TempDir()
+	for name, p := range map[string]string{"vmcore.0": core, "kernel.debug": kernel} {
+		if err := os.Symlink(p, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, stderr, code := runCmd(t, "eval", filepath.Join(dir, "vmcore.0"), "hz"); code != 0 || out != "1000\n" {
+		t.Errorf("eval with the kernel beside the dump: exit %d, %q, stderr %q; want 1000", code, out, stderr)
 	}
 }
 

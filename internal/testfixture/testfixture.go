@@ -166,3 +166,20 @@ func LinuxDirs(t testing.TB) []string {
 	}
 	return dirs
 }
+
+// LinuxPrefixes returns the first n bytes of each Linux fixture file with
+// the given name (e.g. "vmcore.kdump"), for fuzz seeds; none when there
+// is no fixture.
+func LinuxPrefixes(name string, n int) [][]byte {
+	paths, _ := filepath.Glob(filepath.Join(LinuxRoot(), "*", name))
+	var out [][]byte
+	for _, p := range paths {
+		if fh, err := os.Open(p); err == nil {
+			b := make([]byte, n)
+			got, _ := fh.ReadAt(b, 0)
+			fh.Close()
+			out = append(out, b[:got])
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/kdap/kdap/internal/testfixture"
@@ -34,6 +35,8 @@ func consoleTrace(t *testing.T, dir string) []string {
 		case !in && regexp.MustCompile(`\] Call Trace:$`).MatchString(line):
 			in = true
 		case in && regexp.MustCompile(`\]  (<TASK>)$`).MatchString(line):
+		case in && !strings.HasPrefix(line, "["):
+			// another writer's line on the console (the fixture's init)
 		case in && regexp.MustCompile(`\]  \? `).MatchString(line):
 			// unreliable: a stale address the kernel found on the stack
 		case in:

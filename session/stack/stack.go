@@ -68,11 +68,27 @@ func New(t *target.Target) (*Unwinder, error) {
 	if d, err := t.Kernel.DWARF(); err == nil {
 		cfg.Inliner = inliner{d, slide}
 	}
+	// An OS model may know unwind information of its own (Linux's ORC
+	// tables), asked before CFI.
+	if p, ok := t.OS.(frameInfoProvider); ok {
+		fi, err := p.FrameInfo()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Frames = fi
+	}
 	u, err := unwind.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Unwinder{t: t, u: u}, nil
+}
+
+// frameInfoProvider is optionally implemented by a target.OS whose kernel
+// carries unwind information the unwinder should ask before CFI; it returns
+// nil when this kernel has none.
+type frameInfoProvider interface {
+	FrameInfo() (unwind.FrameInfo, error)
 }
 
 // Backtrace unwinds th from its saved registers, innermost frame first.

@@ -60,6 +60,9 @@ type Env struct {
 	sh  *shared
 	mem unwind.Memory // the target's virtual memory
 	ptr int           // pointer size in bytes
+	// slide is the KASLR offset: DWARF speaks of link-time addresses, the
+	// frames and memory of running ones.
+	slide uint64
 
 	// The selected frame; frames is nil for a globals-only Env.
 	frames []unwind.Frame
@@ -75,7 +78,7 @@ var _ cexpr.Env = (*Env)(nil)
 // NewGlobalEnv returns an Env that knows the kernel's globals, functions,
 // enumerators and types but no frame.
 func NewGlobalEnv(t *target.Target) *Env {
-	e := &Env{t: t, mem: t, ptr: 8}
+	e := &Env{t: t, mem: t, ptr: 8, slide: t.Kernel.Slide}
 	if d, err := t.Kernel.DWARF(); err == nil {
 		e.d = d
 		e.ptr = d.PtrSize()
@@ -100,7 +103,7 @@ func NewFrameEnv(t *target.Target, frames []unwind.Frame, i int) (*Env, error) {
 	if e.d == nil {
 		return e, nil
 	}
-	fn, err := e.d.FuncAt(f.LookupPC)
+	fn, err := e.d.FuncAt(f.LookupPC - e.slide)
 	if err != nil {
 		// No DWARF function: registers and globals still work.
 		if errors.Is(err, debuginfo.ErrNotFound) {
@@ -117,7 +120,7 @@ func NewFrameEnv(t *target.Target, frames []unwind.Frame, i int) (*Env, error) {
 			depth++
 		}
 	}
-	chain, err := e.d.InlineChain(f.LookupPC)
+	chain, err := e.d.InlineChain(f.LookupPC - e.slide)
 	if err != nil && !errors.Is(err, debuginfo.ErrNotFound) {
 		return nil, fmt.Errorf("frame %d (pc %#x): inlined calls: %w", i, f.PC, err)
 	}
@@ -144,7 +147,7 @@ func (e *Env) frameVars() ([]debuginfo.Var, error) {
 		return nil, nil
 	}
 	if e.vars == nil && e.varErr == nil {
-		e.vars, e.varErr = e.d.Vars(e.scope, e.frames[e.idx].LookupPC)
+		e.vars, e.varErr = e.d.Vars(e.scope, e.frames[e.idx].LookupPC-e.slide)
 		if e.vars == nil && e.varErr == nil {
 			e.vars = []debuginfo.Var{}
 		}
@@ -171,7 +174,7 @@ func (e *Env) LookupVar(name string) (cexpr.Value, error) {
 	if e.d != nil {
 		addr, t, err := e.d.Variable(name)
 		if err == nil {
-			return cexpr.Value{Type: e.sh.conv.convert(t), Addr: addr, HasAddr: true}, nil
+			return cexpr.Value{Type: e.sh.conv.convert(t), Addr: e.t.Kernel.Relocate(addr), HasAddr: true}, nil
 		}
 		if !errors.Is(err, debuginfo.ErrNotFound) {
 			return cexpr.Value{}, err
@@ -179,6 +182,13 @@ func (e *Env) LookupVar(name string) (cexpr.Value, error) {
 	}
 	sym, symOK := e.t.Kernel.Syms.Lookup(name)
 	if symOK && sym.Kind == symbols.Object {
+		// A variable DWARF declares without a location (a linker alias)
+		// keeps its declared type at the symbol's address.
+		if e.d != nil {
+			if t, err := e.d.VariableType(name); err == nil {
+				return cexpr.Value{Type: e.sh.conv.convert(t), Addr: sym.Addr, HasAddr: true}, nil
+			}
+		}
 		return cexpr.Value{Type: noDebugData, Addr: sym.Addr, HasAddr: true}, nil
 	}
 	if e.d != nil {
@@ -243,7 +253,7 @@ func (e *Env) function(name string) (cexpr.Value, error) {
 			}
 		}
 	}
-	return cexpr.Value{Type: ft, Addr: f.Entry, HasAddr: true}, nil
+	return cexpr.Value{Type: ft, Addr: e.t.Kernel.Relocate(f.Entry), HasAddr: true}, nil
 }
 
 // entry reads the DIE at off, nil when it cannot be read (debug/dwarf
@@ -361,8 +371,13 @@ func (e *Env) named(name string) (*cexpr.Type, error) {
 // ReadMemory reads kernel virtual memory.
 func (e *Env) ReadMemory(addr uint64, p []byte) error { return e.mem.ReadVirt(p, addr) }
 
-// Symbolize names the ELF symbol holding addr.
+// Symbolize names the ELF symbol holding addr in the kernel image.
 func (e *Env) Symbolize(addr uint64) (string, uint64, bool) {
+	// Outside the kernel image the nearest symbol below is a label far
+	// away (a heap pointer is not "__per_cpu_end+…").
+	if !e.t.Kernel.InImage(addr) {
+		return "", 0, false
+	}
 	s, off, ok := e.t.Kernel.Syms.Addr(addr)
 	if !ok || s.Kind == symbols.Abs {
 		return "", 0, false

@@ -41,6 +41,7 @@ type exprInfo struct {
 	emptyPiece  bool // a DW_OP_piece with nothing before it: an optimized-out part
 	implicitPtr bool
 	entry       []entryValue
+	addrs       []int // offsets of DW_OP_addr operands
 }
 
 // entryValue is one DW_OP_entry_value in an expression: bytes [at, end)
@@ -87,6 +88,7 @@ func scanExpr(b []byte, ptrSize int) (exprInfo, error) {
 		isPiece := false
 		switch {
 		case opc == opAddr:
+			in.addrs = append(in.addrs, i)
 			i += ptrSize
 		case opc >= 0x08 && opc <= 0x0f: // DW_OP_const1u .. const8s
 			i += 1 << ((opc - 0x08) / 2)
@@ -219,7 +221,7 @@ func (e *Env) varValue(v debuginfo.Var) (cexpr.Value, error) {
 		return cexpr.Value{Type: t, OptimizedOut: true}, nil
 	}
 	f := e.frames[e.idx]
-	expr, err := e.d.LocationAt(v, f.LookupPC)
+	expr, err := e.d.LocationAt(v, f.LookupPC-e.slide)
 	if err != nil {
 		return cexpr.Value{}, fmt.Errorf("variable %s: %w", v.Name, err)
 	}
@@ -261,6 +263,7 @@ func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
 			return cexpr.Value{}, err
 		}
 	}
+	expr = e.relocateAddrs(expr, in.addrs)
 	for _, r := range in.regs {
 		if r >= unwind.MaxRegs || !f.Regs.Has(int(r)) {
 			return unavailable, nil
@@ -389,6 +392,23 @@ func (e *Env) execute(regs op.DwarfRegisters, expr []byte) (addr int64, pieces [
 	return addr, pieces, nil
 }
 
+// relocateAddrs returns expr with the DW_OP_addr operands at the given
+// offsets moved from link-time to running addresses (a copy; expr is the
+// DWARF's own bytes).
+func (e *Env) relocateAddrs(expr []byte, at []int) []byte {
+	if e.slide == 0 || len(at) == 0 || e.ptr != 8 {
+		return expr
+	}
+	out := append([]byte(nil), expr...)
+	for _, i := range at {
+		if i+8 <= len(out) {
+			a := binary.LittleEndian.Uint64(out[i:])
+			binary.LittleEndian.PutUint64(out[i:], e.t.Kernel.Relocate(a))
+		}
+	}
+	return out
+}
+
 // frameBase evaluates the physical function's DW_AT_frame_base; ok is
 // false when it needs something the frame lacks.
 func (e *Env) frameBase(regs *op.DwarfRegisters) (uint64, bool, error) {
@@ -502,6 +522,9 @@ const (
 	attrCallReturnPC    dwarf.Attr = 0x7d
 	attrCallValue       dwarf.Attr = 0x7e
 	attrGNUCallValue    dwarf.Attr = 0x2111
+	attrCallOrigin      dwarf.Attr = 0x7f
+	attrCallTarget      dwarf.Attr = 0x83
+	attrGNUCallTarget   dwarf.Attr = 0x2113
 )
 
 // maxCallSiteScan bounds the DIEs read while looking for a call site.
@@ -516,19 +539,38 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 		return 0, false
 	}
 	caller := e.frames[j]
-	fn, err := e.d.FuncAt(caller.LookupPC)
+	fn, err := e.d.FuncAt(caller.LookupPC - e.slide)
 	if err != nil {
 		return 0, false
 	}
-	expr := e.callValueExpr(fn.Offset, caller.PC, reg)
-	if expr == nil {
+	site := e.callSite(fn.Offset, caller.PC-e.slide, reg)
+	if site.value == nil || e.fn == nil {
+		return 0, false
+	}
+	// The call site must be the call of this frame's function: a caller
+	// that called A, which tail-called this function, passed A's
+	// arguments, not this function's.
+	if site.origin != "" && site.origin != e.fn.Name {
 		return 0, false
 	}
 	cenv, err := NewFrameEnv(e.t, e.frames, j)
 	if err != nil {
 		return 0, false
 	}
-	v, err := cenv.evalLocation(expr, cexpr.TypeULong)
+	if site.origin == "" && site.target != nil {
+		// An indirect call: its target must be this function's entry.
+		addr, ok := cenv.scalarLocation(site.target)
+		if !ok || addr != e.t.Kernel.Relocate(e.fn.Entry) {
+			return 0, false
+		}
+	}
+	return cenv.scalarLocation(site.value)
+}
+
+// scalarLocation evaluates a DWARF expression that computes a value (a
+// call site's DW_AT_call_value or DW_AT_call_target) in the selected frame.
+func (e *Env) scalarLocation(expr []byte) (uint64, bool) {
+	v, err := e.evalLocation(expr, cexpr.TypeULong)
 	if err != nil || v.Unavailable || v.OptimizedOut {
 		return 0, false
 	}
@@ -536,37 +578,44 @@ func (e *Env) callSiteValue(reg int) (uint64, bool) {
 	case len(v.Bytes) >= 8:
 		return binary.LittleEndian.Uint64(v.Bytes), true
 	case v.HasAddr:
-		// A plain DWARF expression leaves the parameter's value (not an
-		// address) on the stack.
+		// A plain DWARF expression leaves the value (not an address) on
+		// the stack.
 		return v.Addr, true
 	}
 	return 0, false
 }
 
-// callValueExpr finds, in the function whose DIE is at fnOff, the call
-// site returning to retPC and its parameter passed in register reg, and
-// returns that parameter's DW_AT_call_value expression.
-func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (expr []byte) {
+// callSiteInfo is what a call site says about one call and one parameter.
+type callSiteInfo struct {
+	origin string // the called function's name (DW_AT_call_origin), if known
+	target []byte // DW_AT_call_target: the address called, for an indirect call
+	value  []byte // the parameter's DW_AT_call_value
+}
+
+// callSite finds, in the function whose DIE is at fnOff, the call site
+// returning to retPC and its parameter passed in register reg: the called
+// function and that parameter's DW_AT_call_value expression.
+func (e *Env) callSite(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (site callSiteInfo) {
 	defer func() {
 		if recover() != nil {
-			expr = nil
+			site = callSiteInfo{}
 		}
 	}()
 	r := e.d.DWARF().Reader()
 	r.Seek(fnOff)
 	root, err := r.Next()
 	if err != nil || root == nil || !root.Children {
-		return nil
+		return callSiteInfo{}
 	}
 	inSite := -1 // depth of the matching call site's children, or -1
 	for depth, n := 1, 0; depth > 0 && n < maxCallSiteScan; n++ {
 		k, err := r.Next()
 		if err != nil || k == nil {
-			return nil
+			return callSiteInfo{}
 		}
 		if k.Tag == 0 {
 			if depth == inSite {
-				return nil
+				return callSiteInfo{}
 			}
 			depth--
 			continue
@@ -579,16 +628,22 @@ func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (e
 			}
 			if ok && pc == retPC && k.Children {
 				inSite = depth + 1
+				site.origin = e.calleeName(k)
+				if t, ok := k.Val(attrCallTarget).([]byte); ok {
+					site.target = t
+				} else {
+					site.target, _ = k.Val(attrGNUCallTarget).([]byte)
+				}
 			}
 		case tagCallSiteParam, tagGNUCallSiteParam:
 			if depth == inSite {
 				loc, _ := k.Val(dwarf.AttrLocation).([]byte)
 				if isReg(loc, reg) {
-					if v, ok := k.Val(attrCallValue).([]byte); ok {
-						return v
+					var ok bool
+					if site.value, ok = k.Val(attrCallValue).([]byte); !ok {
+						site.value, _ = k.Val(attrGNUCallValue).([]byte)
 					}
-					v, _ := k.Val(attrGNUCallValue).([]byte)
-					return v
+					return site
 				}
 			}
 		}
@@ -596,7 +651,34 @@ func (e *Env) callValueExpr(fnOff debuginfo.DIEOffset, retPC uint64, reg int) (e
 			depth++
 		}
 	}
-	return nil
+	return callSiteInfo{}
+}
+
+// calleeName names the function a call site calls (DW_AT_call_origin, or
+// DW_AT_abstract_origin on a GNU call site), following a declaration to
+// the name it declares; "" when the site does not say.
+func (e *Env) calleeName(site *dwarf.Entry) string {
+	off, ok := site.Val(attrCallOrigin).(dwarf.Offset)
+	if !ok {
+		if off, ok = site.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); !ok {
+			return ""
+		}
+	}
+	for range 4 { // origin → specification → abstract origin chains are short
+		ent := e.entry(off)
+		if ent == nil {
+			return ""
+		}
+		if name, ok := ent.Val(dwarf.AttrName).(string); ok {
+			return name
+		}
+		if off, ok = ent.Val(dwarf.AttrSpecification).(dwarf.Offset); !ok {
+			if off, ok = ent.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); !ok {
+				return ""
+			}
+		}
+	}
+	return ""
 }
 
 // isReg reports whether loc is exactly DW_OP_reg<reg> or DW_OP_regx reg.

@@ -4,10 +4,14 @@
 // running tasks and from the inactive_task_frame that __switch_to_asm left
 // on a sleeping task's stack, and the printk ring buffer (5.10 and later).
 //
+// Every CPU's idle task comes from its run queue (they all have pid 0 and
+// are on no task list), and loaded modules from the modules list.
 // Structure members are found through DWARF by name, so the kernel file
-// must carry DWARF (a -dbg vmlinux). Not done yet: the idle tasks of CPUs
-// other than 0 (they are on no task list and all have pid 0), modules,
-// and ORC unwinding (trap frames are found by entry name only).
+// must carry DWARF (a -dbg vmlinux). Backtraces step through the
+// kernel's ORC tables (FrameInfo, orc.go), which also find the pt_regs of
+// exception, interrupt and system call entries; without ORC, trap frames
+// are found by entry name (trap.go). Not done yet: modules' ORC tables
+// and symbols.
 package linux
 
 import (
@@ -17,10 +21,7 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/core"
-	"github.com/kdap/kdap/target/core/elfcore"
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
-	"github.com/kdap/kdap/target/symbols"
 )
 
 func init() {
@@ -47,30 +48,12 @@ const (
 type kernel struct {
 	t       *target.Target
 	info    *vmcoreinfo.Info
-	unslid  *symbols.Table // the file's symbols: per-CPU offsets are not relocated
 	release string
-}
-
-// notesDump is a dump that keeps ELF notes (elfcore, kdump).
-type notesDump interface{ Notes() []elfcore.Note }
-
-// vmcoreInfo returns the VMCOREINFO text of a dump.
-func vmcoreInfo(d core.Dump) ([]byte, error) {
-	if v, ok := core.As[interface{ VMCOREINFO() []byte }](d); ok {
-		if b := v.VMCOREINFO(); len(b) > 0 {
-			return b, nil
-		}
-	}
-	if n, ok := core.As[notesDump](d); ok {
-		if b, ok := vmcoreinfo.FindNote(n.Notes()); ok {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("no VMCOREINFO in this dump: the %s file has neither a VMCOREINFO note nor a kdump VMCOREINFO block (QEMU writes one only with -device vmcoreinfo and the guest's qemu_fw_cfg driver loaded)", d.Format())
+	orc     orcState
 }
 
 func open(t *target.Target) (target.OS, error) {
-	text, err := vmcoreInfo(t.Dump)
+	text, err := vmcoreinfo.FromDump(t.Dump)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +61,7 @@ func open(t *target.Target) (target.OS, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kernel{t: t, info: info, unslid: t.Kernel.Syms}
+	k := &kernel{t: t, info: info}
 	if off, err := info.KernelOffset(); err == nil && off != 0 {
 		t.Kernel.SetSlide(off)
 	} else if err != nil && !errors.Is(err, vmcoreinfo.ErrMissing) {

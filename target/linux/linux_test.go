@@ -10,9 +10,11 @@ package linux
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +39,10 @@ type console struct {
 	crashCPU   int
 	kernel     []string // kernel lines, timestamp removed
 	panicStamp float64  // seconds since boot of the panic line
+	cpus       int      // "smpboot: Allowing N CPUs"
 }
+
+var allowingCPUs = regexp.MustCompile(`^smpboot: Allowing (\d+) CPUs`)
 
 var crashLine = regexp.MustCompile(`^KDAP-FIXTURE: init pid (\d+) comm (\S+) crashing on CPU (\d+)`)
 
@@ -70,6 +75,9 @@ func readConsole(t *testing.T, dir string) *console {
 			stamp, text, ok := strings.Cut(line[1:], "] ")
 			if ok {
 				c.kernel = append(c.kernel, text)
+				if m := allowingCPUs.FindStringSubmatch(text); m != nil {
+					c.cpus, _ = strconv.Atoi(m[1])
+				}
 				if strings.HasPrefix(text, panicPrefix) {
 					c.panicStamp, _ = strconv.ParseFloat(strings.TrimSpace(stamp), 64)
 				}
@@ -143,6 +151,26 @@ func TestFixtureThreads(t *testing.T) {
 					if g, ok := got[pid]; !ok || (g != comm && !strings.HasPrefix(comm, g+"-")) {
 						t.Errorf("pid %d: comm %q, ps listed %q", pid, g, comm)
 					}
+				}
+				// One idle task per CPU, all pid 0, told apart by their IDs.
+				var idle []string
+				ids := map[int64]bool{}
+				for _, th := range ths {
+					if th.TID == 0 {
+						idle = append(idle, th.Comm)
+					}
+					if th.ID <= 0 || ids[th.ID] {
+						t.Errorf("thread %s: ID %d is not positive or not unique", th.DisplayName(), th.ID)
+					}
+					ids[th.ID] = true
+				}
+				sort.Strings(idle)
+				var wantIdle []string
+				for i := 0; i < con.cpus; i++ {
+					wantIdle = append(wantIdle, fmt.Sprintf("swapper/%d", i))
+				}
+				if strings.Join(idle, ",") != strings.Join(wantIdle, ",") {
+					t.Errorf("idle tasks %v, want %v (the console says %d CPUs)", idle, wantIdle, con.cpus)
 				}
 				crashed := ths[0]
 				if !crashed.Crashed || crashed.TID != con.crashPID || crashed.Comm != con.crashComm || crashed.CPU != con.crashCPU {
@@ -282,7 +310,7 @@ func (stubDump) Info() []core.Field                 { return nil }
 func (stubDump) Close() error                       { return nil }
 
 func TestNoVMCOREINFO(t *testing.T) {
-	_, err := vmcoreInfo(stubDump{})
+	_, err := vmcoreinfo.FromDump(stubDump{})
 	if err == nil || !strings.Contains(err.Error(), "no VMCOREINFO in this dump") {
 		t.Fatalf("got %v, want a no VMCOREINFO error", err)
 	}
@@ -354,6 +382,30 @@ func TestFixtureUserRegs(t *testing.T) {
 		}
 		if sp, _ := regs.SP(); sp != rsp {
 			t.Errorf("pt_regs rsp %#x, the oops printed %#x (%s)", sp, rsp, marker)
+		}
+	}
+}
+
+// TestFixtureModules finds the one module init.sh loaded, its code in the
+// x86-64 module area and readable.
+func TestFixtureModules(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		tg := openTarget(t, dir, "vmcore.kdump")
+		mods, err := tg.Modules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mods) != 1 || mods[0].Name != "qemu_fw_cfg" {
+			t.Fatalf("modules %+v, want only qemu_fw_cfg (init.sh's insmod)", mods)
+		}
+		m := mods[0]
+		const modulesVaddr, modulesEnd = 0xffffffffc0000000, 0xffffffffff000000 // with KASLR's 1 GiB image
+		if m.Base < modulesVaddr || m.Base+m.Size > modulesEnd || m.Base%4096 != 0 || m.Size == 0 {
+			t.Errorf("qemu_fw_cfg text at %#x, %d bytes: want a page-aligned range in the module area", m.Base, m.Size)
+		}
+		b := make([]byte, 16)
+		if err := tg.ReadVirt(b, m.Base); err != nil {
+			t.Errorf("reading qemu_fw_cfg's code: %v", err)
 		}
 	}
 }

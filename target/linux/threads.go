@@ -128,13 +128,13 @@ func (k *kernel) cpus() ([]cpuState, error) {
 		return nil, fmt.Errorf("kernel has no symbol __per_cpu_offset")
 	}
 	var cur uint64
-	if s, ok := k.unslid.Lookup("pcpu_hot"); ok {
+	if s, ok := k.t.Kernel.Syms.Lookup("pcpu_hot"); ok {
 		off, err := k.member("pcpu_hot", "current_task")
 		if err != nil {
 			return nil, err
 		}
 		cur = s.Addr + off
-	} else if s, ok := k.unslid.Lookup("current_task"); ok {
+	} else if s, ok := k.t.Kernel.Syms.Lookup("current_task"); ok {
 		cur = s.Addr
 	} else {
 		return nil, fmt.Errorf("kernel has neither pcpu_hot nor current_task")
@@ -234,11 +234,26 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("init_task.tasks: %w", err)
 	}
+	idle, err := k.idleTasks()
+	if err != nil {
+		return nil, err
+	}
+	idleCPU := map[uint64]int{}
+	for cpu, task := range idle {
+		if task != 0 {
+			idleCPU[task] = cpu
+			add(task)
+		}
+	}
 	var ths []*target.Thread
 	for _, task := range tasks {
 		th, err := k.thread(l, task, cpus, crashCPU)
 		if err != nil {
 			return nil, err
+		}
+		if cpu, ok := idleCPU[task]; ok && th.TID == 0 {
+			// Every idle task has pid 0: name them apart by CPU.
+			th.ID = pidMaxLimit + int64(cpu)
 		}
 		if th.Crashed {
 			ths = append([]*target.Thread{th}, ths...)
@@ -247,6 +262,51 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		}
 	}
 	return ths, nil
+}
+
+// pidMaxLimit is PID_MAX_LIMIT on 64-bit kernels: no task's pid reaches
+// it, so the idle task of CPU n takes ID pidMaxLimit+n.
+const pidMaxLimit = 4 << 20
+
+// idleTasks returns each possible CPU's idle task (runqueues.idle), CPU 0's
+// being init_task; the other CPUs' idle tasks are on no task list.
+func (k *kernel) idleTasks() ([]uint64, error) {
+	rq, ok := k.t.Kernel.Syms.Lookup("runqueues")
+	if !ok {
+		return nil, fmt.Errorf("kernel has no symbol runqueues (the per-CPU run queues)")
+	}
+	idleOff, err := k.member("rq", "idle")
+	if err != nil {
+		return nil, err
+	}
+	n := 1
+	if a, ok := k.t.Kernel.Addr("nr_cpu_ids"); ok {
+		v, err := k.t.ReadU32(a)
+		if err != nil {
+			return nil, fmt.Errorf("reading nr_cpu_ids: %w", err)
+		}
+		if v == 0 || v > maxCPUs {
+			return nil, fmt.Errorf("nr_cpu_ids is %d, expected 1 to %d", v, maxCPUs)
+		}
+		n = int(v)
+	}
+	offs, ok := k.t.Kernel.Addr("__per_cpu_offset")
+	if !ok {
+		return nil, fmt.Errorf("kernel has no symbol __per_cpu_offset")
+	}
+	out := make([]uint64, n)
+	for cpu := range out {
+		base, err := k.t.ReadU64(offs + 8*uint64(cpu))
+		if err != nil {
+			return nil, fmt.Errorf("reading __per_cpu_offset[%d]: %w", cpu, err)
+		}
+		task, err := k.t.ReadU64(base + rq.Addr + idleOff)
+		if err != nil {
+			return nil, fmt.Errorf("reading CPU %d's idle task (runqueues.idle): %w", cpu, err)
+		}
+		out[cpu] = task
+	}
+	return out, nil
 }
 
 // crashedCPU picks the CPU that panicked: panic_cpu when panic() set it,

@@ -399,37 +399,40 @@ func (t *Table) Format(addr uint64) string {
 	return fmt.Sprintf("%s+%#x", s.Name, off)
 }
 
-// Slide returns a copy of the table with every non-absolute symbol moved by
-// delta (a KASLR offset; negative slides wrap around as two's complement).
-func (t *Table) Slide(delta uint64) *Table {
-	// Moved symbols keep their order among themselves, and so do the
-	// absolute ones that stay: merging the two runs re-sorts the table
-	// without a sort, and the name order carries over through the
-	// merge's permutation. A slide that wraps some symbols around the
-	// address space breaks the first run: then sort afresh.
+// Slide returns a copy of the table with every non-absolute symbol for
+// which moves is true (every one when moves is nil) moved by delta (a KASLR
+// offset; negative slides wrap around as two's complement).
+func (t *Table) Slide(delta uint64, moves func(Symbol) bool) *Table {
+	// Moved symbols keep their order among themselves, and so do the ones
+	// that stay: merging the two runs re-sorts the table without a sort,
+	// and the name order carries over through the merge's permutation. A
+	// slide that wraps some symbols around the address space breaks the
+	// first run: then sort afresh.
+	moving := make([]bool, len(t.syms))
 	var moved, fixed []int32
+	wraps := false
 	for i, s := range t.syms {
-		if s.Kind == Abs {
+		if s.Kind == Abs || moves != nil && !moves(s) {
 			fixed = append(fixed, int32(i))
 			continue
 		}
-		if s.Addr+delta < s.Addr {
-			syms := append([]Symbol(nil), t.syms...)
-			for i := range syms {
-				if syms[i].Kind != Abs {
-					syms[i].Addr += delta
-				}
-			}
-			return newTable(syms)
-		}
+		moving[i] = true
+		wraps = wraps || s.Addr+delta < s.Addr
 		moved = append(moved, int32(i))
 	}
 	at := func(i int32) Symbol {
 		s := t.syms[i]
-		if s.Kind != Abs {
+		if moving[i] {
 			s.Addr += delta
 		}
 		return s
+	}
+	if wraps {
+		syms := make([]Symbol, len(t.syms))
+		for i := range syms {
+			syms[i] = at(int32(i))
+		}
+		return newTable(syms)
 	}
 	syms := make([]Symbol, 0, len(t.syms))
 	newPos := make([]int32, len(t.syms))

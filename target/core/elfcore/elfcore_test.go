@@ -297,6 +297,11 @@ func FuzzELFCore(f *testing.F) {
 			f.Add(b[:0x1000])
 		}
 	}
+	// QEMU's ELF dump of the Linux fixture: its notes (NT_PRSTATUS per
+	// CPU, QEMU's CPU state, VMCOREINFO) end before 8 KiB.
+	for _, b := range testfixture.LinuxPrefixes("vmcore.elf", 8<<10) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Open(bytes.NewReader(data))
 		if err != nil {

@@ -24,22 +24,6 @@ import (
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
 )
 
-// fixturePrefixes returns the first n bytes of the named file of every
-// fixture folder, for fuzz seeds; none when there are no fixtures.
-func fixturePrefixes(t testing.TB, name string, n int) [][]byte {
-	paths, _ := filepath.Glob(filepath.Join(testfixture.LinuxRoot(), "*", name))
-	var out [][]byte
-	for _, p := range paths {
-		if fh, err := os.Open(p); err == nil {
-			b := make([]byte, n)
-			got, _ := fh.ReadAt(b, 0)
-			fh.Close()
-			out = append(out, b[:got])
-		}
-	}
-	return out
-}
-
 // fixtureDirs returns the fixture folders holding fixture.env, or skips.
 func fixtureDirs(t *testing.T) []string { return testfixture.LinuxDirs(t) }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kdap/kdap/internal/testfixture"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
@@ -534,7 +535,7 @@ func FuzzKdumpHeader(f *testing.F) {
 	f.Add(seed)
 	f.Add(seed[:1024*5+24*2])
 	// The real dumps' headers, sub-headers, notes and VMCOREINFO.
-	for _, b := range fixturePrefixes(f, "vmcore.kdump", 3*4096) {
+	for _, b := range testfixture.LinuxPrefixes("vmcore.kdump", 3*4096) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -553,7 +554,7 @@ func FuzzKdumpHeader(f *testing.F) {
 func FuzzFlattened(f *testing.F) {
 	f.Add(flatten(fuzzSeed(f), 1))
 	f.Add(flatten([]byte("\x7fELF"), 2))
-	for _, b := range fixturePrefixes(f, "vmcore.kdump-flat", 16<<10) {
+	for _, b := range testfixture.LinuxPrefixes("vmcore.kdump-flat", 16<<10) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kdap/kdap/target/core"
 	"github.com/kdap/kdap/target/core/elfcore"
 )
 
@@ -197,4 +198,20 @@ func FindNote(notes []elfcore.Note) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// FromDump returns the VMCOREINFO text a dump carries: the kdump header's
+// VMCOREINFO block, else the ELF note.
+func FromDump(d core.Dump) ([]byte, error) {
+	if v, ok := core.As[interface{ VMCOREINFO() []byte }](d); ok {
+		if b := v.VMCOREINFO(); len(b) > 0 {
+			return b, nil
+		}
+	}
+	if n, ok := core.As[interface{ Notes() []elfcore.Note }](d); ok {
+		if b, ok := FindNote(n.Notes()); ok {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("no VMCOREINFO in this dump: the %s file has neither a VMCOREINFO note nor a kdump VMCOREINFO block (QEMU writes one only with -device vmcoreinfo and the guest's qemu_fw_cfg driver loaded): %w", d.Format(), ErrMissing)
 }
