@@ -24,7 +24,10 @@ type nameIndex struct {
 	// DW_AT_specification (C's "extern int x; int x = 1;" in one unit).
 	defOf map[dwarf.Offset]dwarf.Offset
 
-	r      *dwarf.Reader // positioned at the next unit to scan
+	sc     scanner       // reads the units' DIEs
+	next   int           // offset in .debug_info of the next unit to scan
+	r      *dwarf.Reader // instead of sc for relocatable files: at the next unit
+	key    []byte        // scratch for "struct name" keys
 	budget int           // entries the scan may still read (see entryBudget)
 	units  int           // units scanned so far
 	done   bool          // every unit has been scanned
@@ -38,9 +41,22 @@ func (d *Data) index() *nameIndex {
 		d.idx = &nameIndex{
 			types: map[string]indexed{}, vars: map[string]indexed{},
 			funcs: map[string]indexed{}, enums: map[string]indexed{},
-			defOf: map[dwarf.Offset]dwarf.Offset{},
-			r:     d.dw.Reader(), budget: d.entryBudget(),
+			defOf:  map[dwarf.Offset]dwarf.Offset{},
+			budget: d.entryBudget(),
 		}
+		if needsRelocation(d.f) {
+			// The scanner reads the file's bytes; only debug/dwarf
+			// sees the relocated copies.
+			d.idx.r = d.dw.Reader()
+			return d.idx
+		}
+		sc := &d.idx.sc
+		sc.order = d.order
+		sc.b, _ = d.debugSection(".debug_info")
+		sc.abbrev, _ = d.debugSection(".debug_abbrev")
+		sc.str, _ = d.debugSection(".debug_str")
+		sc.lineStr, _ = d.debugSection(".debug_line_str")
+		sc.strOffs, _ = d.debugSection(".debug_str_offsets")
 	}
 	return d.idx
 }
@@ -95,117 +111,160 @@ func enumsOf(ix *nameIndex) map[string]indexed { return ix.enums }
 // skipped except for enumerations, whose enumerators are indexed). A
 // failure ends the scan. The caller holds d.mu.
 func (d *Data) indexUnit(ix *nameIndex) {
-	if err := d.scanUnit(ix); err != nil || ix.done {
+	scan := d.scanUnit
+	if ix.r != nil {
+		scan = d.scanUnitReader
+	}
+	if err := scan(ix); err != nil || ix.done {
 		ix.done, ix.err = true, err
 	}
 }
 
 func (d *Data) scanUnit(ix *nameIndex) (err error) {
 	defer recoverTo(&err, "indexing DWARF names")
-	r := ix.r
-	cu, err := r.Next()
-	if err != nil {
-		return fmt.Errorf("indexing names after %d units: %w", ix.units, err)
+	sc := &ix.sc
+	info := sc.b
+	// Units are read in order; a zero unit length is padding.
+	off := ix.next
+	for off+4 <= len(info) && d.order.Uint32(info[off:]) == 0 {
+		off += 4
 	}
-	if cu == nil {
+	if off+4 > len(info) {
 		ix.done = true
 		return nil
 	}
+	sc.off, sc.end, sc.unit, sc.err = off, len(info), off, nil
+	length, hdr := sc.uN(4), 4
+	sc.is64 = length == 0xffffffff
+	if sc.is64 {
+		length, hdr = sc.uN(8), 12
+	}
+	if sc.err != nil || length > uint64(len(info)-off-hdr) {
+		return fmt.Errorf("indexing names after %d units: unit at %#x: length %#x runs past .debug_info", ix.units, off, length)
+	}
+	sc.end = off + hdr + int(length)
+	ix.next = sc.end
 	if ix.budget--; ix.budget < 0 {
 		return errEndless
 	}
 	ix.units++
-	if !cu.Children {
+	sc.version = int(sc.uN(2))
+	var abbrevOff uint64
+	switch {
+	case sc.version == 5:
+		utype := sc.u8()
+		sc.asize = int(sc.u8())
+		abbrevOff = sc.uN(sc.offsetSize())
+		switch utype {
+		case 2, 6: // type units: signature, type offset
+			sc.bytes(8)
+			sc.uN(sc.offsetSize())
+		case 4, 5: // skeleton and split units: dwo_id
+			sc.bytes(8)
+		}
+	case sc.version >= 2 && sc.version <= 4:
+		abbrevOff = sc.uN(sc.offsetSize())
+		sc.asize = int(sc.u8())
+	default:
+		return fmt.Errorf("indexing names: unit at %#x: unsupported DWARF version %d", off, sc.version)
+	}
+	if sc.err != nil {
+		return fmt.Errorf("indexing names: unit header at %#x: %w", off, sc.err)
+	}
+	if err := sc.parseAbbrevs(abbrevOff); err != nil {
+		return fmt.Errorf("indexing names: unit at %#x: %w", off, err)
+	}
+	sc.strBase = 0
+	var cu dieInfo
+	sc.die(&cu)
+	if sc.err != nil {
+		return fmt.Errorf("indexing names: unit at %#x: %w", off, sc.err)
+	}
+	if cu.null || !cu.children {
 		return nil
 	}
-	// Names of this unit's declarations, for definitions that refer to
-	// them by DW_AT_specification or DW_AT_abstract_origin.
-	local := map[dwarf.Offset]string{}
-	for {
-		e, err := r.Next()
-		if err != nil {
-			return fmt.Errorf("indexing names in the unit at %#x: %w", cu.Offset, err)
-		}
-		if e == nil || e.Tag == 0 {
-			return nil
-		}
+	// Names of this unit's declarations and abstract instances, the
+	// targets of DW_AT_specification and DW_AT_abstract_origin (any other
+	// target is read with nameAt).
+	local := map[dwarf.Offset][]byte{}
+	var e dieInfo
+	for sc.off < sc.end {
 		if ix.budget--; ix.budget < 0 {
 			return errEndless
 		}
-		if err := d.indexEntry(ix, r, e, local); err != nil {
-			return err
+		sc.die(&e)
+		if sc.err != nil {
+			return fmt.Errorf("indexing names in the unit at %#x: %w", off, sc.err)
+		}
+		if e.null {
+			return nil
+		}
+		d.indexDIE(ix, sc, &e, local)
+		if sc.err != nil {
+			return fmt.Errorf("indexing names in the unit at %#x: %w", off, sc.err)
 		}
 	}
+	return nil
 }
 
-// indexEntry records one top-level DIE and leaves r after its subtree.
-func (d *Data) indexEntry(ix *nameIndex, r *dwarf.Reader, e *dwarf.Entry, local map[dwarf.Offset]string) error {
-	name, _ := e.Val(dwarf.AttrName).(string)
-	decl := e.Val(dwarf.AttrDeclaration) != nil
-	// Only declarations and abstract instances are the targets of
-	// DW_AT_specification and DW_AT_abstract_origin; any other target is
-	// read with nameAt.
-	if name != "" && (decl || e.Val(dwarf.AttrInline) != nil) {
-		local[e.Offset] = name
+// indexDIE records one top-level DIE and leaves sc after its subtree.
+func (d *Data) indexDIE(ix *nameIndex, sc *scanner, e *dieInfo, local map[dwarf.Offset][]byte) {
+	name := sc.nameOf(e)
+	if len(name) > 0 && (e.decl || e.inline) {
+		local[e.off] = name
 	}
-	switch e.Tag {
+	switch e.tag {
 	case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType:
-		if name != "" {
-			ix.add(ix.types, typeKeyword(e.Tag)+" "+name, e.Offset, !decl)
+		if len(name) > 0 {
+			ix.key = append(append(append(ix.key[:0], typeKeyword(e.tag)...), ' '), name...)
+			ix.addBytes(ix.types, ix.key, e.off, !e.decl)
 		}
-		if e.Tag == dwarf.TagEnumerationType && e.Children {
-			for {
-				k, err := r.Next()
-				if err != nil {
-					return fmt.Errorf("indexing enumerators of the DIE at %#x: %w", e.Offset, err)
+		if e.tag == dwarf.TagEnumerationType && e.children {
+			var k dieInfo
+			for sc.err == nil && sc.off < sc.end {
+				if ix.budget--; ix.budget < 0 {
+					sc.err = errEndless
+					return
 				}
-				if k == nil || k.Tag == 0 {
-					return nil
+				sc.die(&k)
+				if sc.err != nil || k.null {
+					return
 				}
-				if n, ok := k.Val(dwarf.AttrName).(string); ok && k.Tag == dwarf.TagEnumerator {
-					ix.add(ix.enums, n, e.Offset, !decl)
+				if n := sc.nameOf(&k); len(n) > 0 && k.tag == dwarf.TagEnumerator {
+					ix.addBytes(ix.enums, n, e.off, !e.decl)
 				}
-				if k.Children {
-					r.SkipChildren()
-				}
+				sc.skipChildren(&k, &ix.budget)
 			}
+			return
 		}
 	case dwarf.TagTypedef, dwarf.TagBaseType, dwarf.TagUnspecifiedType:
-		if name != "" {
-			ix.add(ix.types, name, e.Offset, true)
+		if len(name) > 0 {
+			ix.addBytes(ix.types, name, e.off, true)
 		}
 	case dwarf.TagVariable, dwarf.TagSubprogram:
 		m := ix.vars
-		if e.Tag == dwarf.TagSubprogram {
+		if e.tag == dwarf.TagSubprogram {
 			m = ix.funcs
 		}
 		// A definition is a variable with a location or a function with
 		// code.
-		def := e.Val(dwarf.AttrLocation) != nil || e.Val(dwarf.AttrLowpc) != nil || e.Val(dwarf.AttrRanges) != nil
-		if name == "" {
-			ref, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset)
-			if !ok {
-				ref, ok = e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
-			}
-			if !ok {
+		if len(name) == 0 {
+			if !e.hasRef {
 				break
 			}
-			if def {
-				ix.defOf[ref] = e.Offset
+			if e.def {
+				ix.defOf[e.ref] = e.off
 			}
-			name = local[ref]
-			if name == "" {
-				name = d.nameAt(ref)
+			name = local[e.ref]
+			if len(name) == 0 {
+				name = []byte(d.nameAt(e.ref))
 			}
 		}
-		if name != "" {
-			ix.add(m, name, e.Offset, def && !decl)
+		if len(name) > 0 {
+			ix.addBytes(m, name, e.off, e.def && !e.decl)
 		}
 	}
-	if e.Children {
-		r.SkipChildren()
-	}
-	return nil
+	sc.skipChildren(e, &ix.budget)
 }
 
 // add keeps the first definition of name, or its first declaration until
@@ -215,6 +274,15 @@ func (ix *nameIndex) add(m map[string]indexed, name string, off dwarf.Offset, de
 		return
 	}
 	m[name] = indexed{off: off, def: def}
+}
+
+// addBytes is add for a name held as bytes (of the mapped file): the
+// string is made only when the name goes into the map.
+func (ix *nameIndex) addBytes(m map[string]indexed, name []byte, off dwarf.Offset, def bool) {
+	if old, ok := m[string(name)]; ok && (old.def || !def) {
+		return
+	}
+	m[string(name)] = indexed{off: off, def: def}
 }
 
 // indexed is the DIE a name is indexed to; def says it is a definition

@@ -224,3 +224,83 @@ func TestCompressedSections(t *testing.T) {
 		img.Close()
 	}
 }
+
+// readerIndex builds d's whole name index through debug/dwarf's Reader
+// (the scanner relocatable files use), as a reference for the scanner.
+func readerIndex(t *testing.T, d *Data) *nameIndex {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ix := d.index()
+	if ix.units != 0 {
+		t.Fatal("index already started")
+	}
+	ix.r = d.dw.Reader()
+	if _, err := d.indexAll(); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// compareIndexes checks that two whole name indexes are the same.
+func compareIndexes(t *testing.T, what string, got, want *nameIndex) {
+	t.Helper()
+	if got.units != want.units {
+		t.Errorf("%s: %d units scanned, want %d", what, got.units, want.units)
+	}
+	for _, m := range []struct {
+		name      string
+		got, want map[string]indexed
+	}{{"types", got.types, want.types}, {"vars", got.vars, want.vars}, {"funcs", got.funcs, want.funcs}, {"enums", got.enums, want.enums}} {
+		if len(m.got) != len(m.want) {
+			t.Errorf("%s: %d %s, want %d", what, len(m.got), m.name, len(m.want))
+		}
+		bad := 0
+		for k, v := range m.want {
+			if g, ok := m.got[k]; !ok || g != v {
+				if bad++; bad <= 5 {
+					t.Errorf("%s: %s[%q] = %+v (%v), want %+v", what, m.name, k, g, ok, v)
+				}
+			}
+		}
+	}
+	if len(got.defOf) != len(want.defOf) {
+		t.Errorf("%s: %d specification links, want %d", what, len(got.defOf), len(want.defOf))
+	}
+	for k, v := range want.defOf {
+		if got.defOf[k] != v {
+			t.Errorf("%s: defOf[%#x] = %#x, want %#x", what, k, got.defOf[k], v)
+			break
+		}
+	}
+}
+
+// TestScannerMatchesReader checks that the name index read by the
+// section scanner is the one debug/dwarf's Reader gives, on every kernel
+// fixture at hand.
+func TestScannerMatchesReader(t *testing.T) {
+	type fixture struct {
+		name string
+		open func() *Data
+	}
+	fixtures := []fixture{{"tiny.elf", func() *Data { _, d := open(t, tinyELF); return d }}}
+	for _, v := range []string{"fp", "nofp"} {
+		fixtures = append(fixtures, fixture{v + "/kernel.debug", func() *Data { _, d := fixtureKernel(t, v); return d }})
+	}
+	if testing.Short() {
+		t.Log("-short: the Debian vmlinux is left out")
+	} else if dirs, _ := filepath.Glob(filepath.Join(testfixture.LinuxRoot(), "*", "vmlinux")); len(dirs) > 0 {
+		fixtures = append(fixtures, fixture{"vmlinux", func() *Data { return linuxVmlinux(t) }})
+	}
+	for _, f := range fixtures {
+		fast := f.open()
+		if _, err := fast.indexAll(); err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		compareIndexes(t, f.name, fast.idx, readerIndex(t, f.open()))
+		t.Logf("%s: %d units, %d types, %d variables, %d functions", f.name, fast.idx.units, len(fast.idx.types), len(fast.idx.vars), len(fast.idx.funcs))
+		if len(fast.idx.types) == 0 {
+			t.Errorf("%s: no types indexed", f.name)
+		}
+	}
+}

@@ -18,12 +18,7 @@ func (d *Data) loadDWARF() (*dwarf.Data, error) {
 		// debug/elf knows how.
 		return f.DWARF()
 	}
-	get := func(name string) ([]byte, error) {
-		if b, err := d.section(name); b != nil || err != nil {
-			return b, err
-		}
-		return d.section(".zdebug_" + strings.TrimPrefix(name, ".debug_"))
-	}
+	get := d.debugSection
 	var sec [5][]byte
 	for i, name := range []string{".debug_abbrev", ".debug_info", ".debug_line", ".debug_ranges", ".debug_str"} {
 		b, err := get(name)
@@ -109,4 +104,14 @@ func (d *Data) releaseInfo() {
 	if info, _ := d.section(".debug_info"); info != nil {
 		d.img.Release(info)
 	}
+}
+
+// debugSection returns the DWARF section called name (".debug_info"),
+// or its old-style compressed twin (".zdebug_info"). The caller holds
+// d.mu (or owns d).
+func (d *Data) debugSection(name string) ([]byte, error) {
+	if b, err := d.section(name); b != nil || err != nil {
+		return b, err
+	}
+	return d.section(".zdebug_" + strings.TrimPrefix(name, ".debug_"))
 }
