@@ -193,7 +193,7 @@ func (s *scanner) offsetSize() int {
 	return 4
 }
 
-// cstring reads a NUL-terminated string from tab at off (nil when out of
+// cstr reads a NUL-terminated string from tab at off (nil when out of
 // range).
 func cstr(tab []byte, off uint64) []byte {
 	if off >= uint64(len(tab)) {
@@ -441,7 +441,7 @@ func (s *scanner) nameOf(di *dieInfo) []byte {
 	}
 	n := uint64(s.offsetSize())
 	at := s.strBase + di.strxName*n
-	if di.strxName > uint64(len(s.strOffs)) || at+n > uint64(len(s.strOffs)) {
+	if di.strxName > uint64(len(s.strOffs)) || s.strBase > uint64(len(s.strOffs)) || at+n > uint64(len(s.strOffs)) {
 		return nil
 	}
 	var off uint64
