@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/kdap/kdap/internal/elfimage"
 	"github.com/kdap/kdap/target/debuginfo"
 	"github.com/kdap/kdap/target/symbols"
 )
@@ -29,7 +30,7 @@ type Kernel struct {
 	// model called SetSlide.
 	Slide uint64
 
-	file     *os.File
+	img      *elfimage.Image
 	fileSyms *symbols.Table // the symbols at their link-time addresses
 
 	imageOnce        sync.Once
@@ -42,25 +43,31 @@ type Kernel struct {
 }
 
 // OpenKernel opens a kernel file read-only and loads its symbol table.
+// The file is mapped where the system allows it, so that only what is
+// read of its (mostly DWARF) sections costs time and memory.
 func OpenKernel(path string, noDWARF bool) (*Kernel, error) {
-	fh, err := os.Open(path)
+	img, err := elfimage.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("kernel not found: %s", path)
 		}
-		return nil, err
+		return nil, fmt.Errorf("kernel %w", err)
 	}
-	ef, err := elf.NewFile(fh)
+	syms, err := symbols.LoadImage(img)
 	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("kernel %s is not an ELF file: %w", path, err)
-	}
-	syms, err := symbols.Load(ef)
-	if err != nil {
-		fh.Close()
+		img.Close()
 		return nil, fmt.Errorf("kernel %s: %w", path, err)
 	}
-	return &Kernel{Path: path, ELF: ef, Syms: syms, fileSyms: syms, file: fh, noDWARF: noDWARF}, nil
+	k := &Kernel{Path: path, ELF: img.File, Syms: syms, fileSyms: syms, img: img, noDWARF: noDWARF}
+	if !noDWARF && img.Mapped() {
+		// Reading a vmlinux's unit headers and abbreviation tables takes
+		// a few hundred milliseconds that need no dump: start now, on
+		// another core, while the caller opens the dump. DWARF's Once
+		// makes the first caller wait for this. A kernel closed before
+		// it ends still reads the mapped file (see Close).
+		go k.DWARF()
+	}
+	return k, nil
 }
 
 // SetSlide records the running kernel's KASLR offset and moves the
@@ -105,8 +112,10 @@ func (k *Kernel) inImage(addr uint64) bool {
 	return addr >= k.imageLo && addr < k.imageHi
 }
 
-// Close releases the kernel file.
-func (k *Kernel) Close() error { return k.file.Close() }
+// Close releases the kernel file. Lookups still running on other
+// goroutines, or made later, stay safe: a mapped file stays mapped (see
+// elfimage.Image.Close), and reads of an unmapped one fail with errors.
+func (k *Kernel) Close() error { return k.img.Close() }
 
 // DWARF returns the kernel's debug information, parsing its index on the
 // first call. It returns an error wrapping debuginfo.ErrNoDWARF when the
@@ -117,7 +126,7 @@ func (k *Kernel) DWARF() (*debuginfo.Data, error) {
 			k.dwarfErr = fmt.Errorf("DWARF disabled: %w", debuginfo.ErrNoDWARF)
 			return
 		}
-		k.dwarf, k.dwarfErr = debuginfo.Open(k.ELF)
+		k.dwarf, k.dwarfErr = debuginfo.OpenImage(k.img)
 	})
 	return k.dwarf, k.dwarfErr
 }

@@ -2,10 +2,11 @@
 // their members, global variables, which function and source line a pc
 // belongs to, inlined calls, frame variables and call-frame information.
 //
-// Everything is built lazily: Open only reads the compile-unit headers'
-// section data; the pc → compile unit table, the name index, line tables,
-// per-unit function tables and types are built on first use and cached,
-// because a vmlinux carries up to a gigabyte of DWARF.
+// Everything is built lazily, because a vmlinux carries up to a gigabyte
+// of DWARF: Open reads the unit headers, the abbreviation tables and each
+// unit's DIE (not its children), over a mapped file when it can; the name
+// index grows as lookups need it; line tables, per-unit function tables
+// and types are built on first use and cached.
 package debuginfo
 
 import (
@@ -18,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+
+	"github.com/kdap/kdap/internal/elfimage"
 )
 
 // DIEOffset is the offset of a debugging information entry in .debug_info.
@@ -37,6 +40,7 @@ const maxTrees = 4096
 // Data is a kernel file's DWARF with lazily built indexes. Its methods are
 // safe for concurrent use.
 type Data struct {
+	img     *elfimage.Image
 	f       *elf.File
 	dw      *dwarf.Data
 	order   binary.ByteOrder
@@ -50,7 +54,6 @@ type Data struct {
 	unitsErr   error
 	unitsDone  bool
 	idx        *nameIndex
-	idxErr     error
 	lines      map[*Unit]*lineTable
 	funcs      map[*Unit][]pcRange
 	trees      map[dwarf.Offset]*godwarf.Tree
@@ -84,23 +87,25 @@ type pcRange struct {
 	off    dwarf.Offset
 }
 
-// Open reads f's DWARF sections. It returns an error wrapping ErrNoDWARF
-// when f has no .debug_info.
-func Open(f *elf.File) (d *Data, err error) {
+// Open reads f's DWARF sections (through f's io.ReaderAt, copying them).
+// It returns an error wrapping ErrNoDWARF when f has no .debug_info.
+func Open(f *elf.File) (*Data, error) { return OpenImage(elfimage.FromFile(f)) }
+
+// OpenImage reads an opened image's DWARF: in place, without copying,
+// when the file is mapped and its debug sections are not compressed. It
+// returns an error wrapping ErrNoDWARF when the file has no .debug_info.
+func OpenImage(img *elfimage.Image) (d *Data, err error) {
+	f := img.File
 	if f.Section(".debug_info") == nil && f.Section(".zdebug_info") == nil {
 		return nil, ErrNoDWARF
 	}
 	defer recoverTo(&err, "reading DWARF")
-	dw, err := f.DWARF()
-	if err != nil {
-		return nil, fmt.Errorf("reading DWARF: %w", err)
-	}
 	ptr := 8
 	if f.Class == elf.ELFCLASS32 {
 		ptr = 4
 	}
-	return &Data{
-		f: f, dw: dw, order: f.ByteOrder, ptrSize: ptr,
+	d = &Data{
+		img: img, f: f, order: f.ByteOrder, ptrSize: ptr,
 		types:     map[dwarf.Offset]godwarf.Type{},
 		fixed:     map[dwarf.Offset]bool{},
 		lines:     map[*Unit]*lineTable{},
@@ -108,7 +113,16 @@ func Open(f *elf.File) (d *Data, err error) {
 		trees:     map[dwarf.Offset]*godwarf.Tree{},
 		funcCache: map[dwarf.Offset]*Func{},
 		sections:  map[string][]byte{},
-	}, nil
+	}
+	if d.dw, err = d.loadDWARF(); err != nil {
+		return nil, fmt.Errorf("reading DWARF: %w", err)
+	}
+	// The unit DIEs sit next to the unit headers that dwarf.New has just
+	// read: reading them now touches the same pages once, before the
+	// heap grows, which keeps the resident peak down (an error is kept
+	// for the first caller that needs the units).
+	d.loadUnits()
+	return d, nil
 }
 
 // DWARF returns the underlying debug/dwarf data.
@@ -123,25 +137,6 @@ func recoverTo(err *error, what string) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%s: malformed DWARF: %v", what, r)
 	}
-}
-
-// section returns the (decompressed) bytes of an ELF section, nil when
-// absent. The caller holds d.mu.
-func (d *Data) section(name string) ([]byte, error) {
-	if b, ok := d.sections[name]; ok {
-		return b, nil
-	}
-	s := d.f.Section(name)
-	if s == nil || s.Type == elf.SHT_NOBITS {
-		d.sections[name] = nil
-		return nil, nil
-	}
-	b, err := s.Data()
-	if err != nil {
-		return nil, fmt.Errorf("reading section %s (file offset %#x): %w", name, s.Offset, err)
-	}
-	d.sections[name] = b
-	return b, nil
 }
 
 // Units returns the compile units in .debug_info order.
@@ -203,6 +198,8 @@ func (d *Data) loadUnits() (units []*Unit, err error) {
 		r.SkipChildren()
 	}
 	sortRanges(d.unitRanges)
+	// Every unit's DIE has been read once; its page is not needed again.
+	d.releaseInfo()
 	return units, nil
 }
 
@@ -237,16 +234,16 @@ func findRange(rs []pcRange, pc uint64) (pcRange, bool) {
 	return pcRange{}, false
 }
 
-// BuildIndex builds the name index now rather than on the first name
-// lookup (so a session can do it in the background); for a vmlinux it is
-// one pass over millions of DIEs.
+// BuildIndex completes the name index now rather than as lookups need it
+// (so a session can do it in the background); for a vmlinux it is one
+// pass over millions of DIEs.
 func (d *Data) BuildIndex() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, err := d.loadUnits(); err != nil {
 		return err
 	}
-	_, err := d.index()
+	_, err := d.indexAll()
 	return err
 }
 

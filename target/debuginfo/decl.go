@@ -14,12 +14,15 @@ import (
 func (d *Data) VariableType(name string) (godwarf.Type, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return nil, err
-	}
-	off, ok := ix.vars[name]
+	// A name that is only declared (jiffies) costs the whole scan: a
+	// definition, whose type may be more complete, would come first.
+	ix, err := d.indexUntil(defined(varsOf, name))
+	r, ok := ix.vars[name]
+	off := r.off
 	if !ok {
+		if err != nil {
+			return nil, fmt.Errorf("variable '%s': %w", name, err)
+		}
 		return nil, fmt.Errorf("no variable named '%s': %w", name, ErrNotFound)
 	}
 	e, err := d.entryAt(off)

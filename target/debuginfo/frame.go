@@ -9,6 +9,8 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/go-delve/delve/pkg/dwarf/loclist"
+
+	"github.com/kdap/kdap/internal/elfimage"
 )
 
 // frameTable is the merged CFI of .debug_frame and .eh_frame, sorted by
@@ -21,7 +23,7 @@ type frameTable struct {
 // .eh_frame, sorted by start address; built once.
 func (d *Data) FrameTable() (frame.FrameDescriptionEntries, error) {
 	d.frameOnce.Do(func() {
-		d.frames.fdes, d.frameErr = parseFrames(d.f, d.order, d.ptrSize)
+		d.frames.fdes, d.frameErr = parseFrames(d.img, d.order, d.ptrSize)
 	})
 	return d.frames.fdes, d.frameErr
 }
@@ -49,19 +51,21 @@ func OpenFrames(f *elf.File) (frame.FrameDescriptionEntries, error) {
 	if f.Class == elf.ELFCLASS32 {
 		ptr = 4
 	}
-	return parseFrames(f, f.ByteOrder, ptr)
+	return parseFrames(elfimage.FromFile(f), f.ByteOrder, ptr)
 }
 
-func parseFrames(f *elf.File, order binary.ByteOrder, ptrSize int) (fdes frame.FrameDescriptionEntries, err error) {
+// parseFrames parses the CFI sections of img (in place when it is
+// mapped: the entries' instructions are slices of the file).
+func parseFrames(img *elfimage.Image, order binary.ByteOrder, ptrSize int) (fdes frame.FrameDescriptionEntries, err error) {
 	all := frame.FrameDescriptionEntries{}
 	for _, name := range []string{".debug_frame", ".eh_frame"} {
-		s := f.Section(name)
+		s := img.File.Section(name)
 		if s == nil || s.Type == elf.SHT_NOBITS || s.Size == 0 {
 			continue
 		}
-		data, err := s.Data()
+		data, err := img.SectionData(s)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s (file offset %#x): %w", name, s.Offset, err)
+			return nil, err
 		}
 		ehAddr := uint64(0)
 		if name == ".eh_frame" {
@@ -134,12 +138,11 @@ func (d *Data) LocationAt(v Var, pc uint64) (expr []byte, err error) {
 // (32-bit DWARF: the version sits 8 bytes before a v5 unit's first DIE,
 // 7 bytes before a v2-v4 one's). The caller holds d.mu.
 func (d *Data) unitVersion(u *Unit) int {
-	s := d.f.Section(".debug_info")
-	if s == nil || u.Offset < 12 {
+	info, _ := d.section(".debug_info")
+	if u.Offset < 12 || int(u.Offset) > len(info) {
 		return 4
 	}
-	var b [2]byte
-	if _, err := s.ReadAt(b[:], int64(u.Offset)-8); err == nil && d.order.Uint16(b[:]) == 5 {
+	if d.order.Uint16(info[u.Offset-8:]) == 5 {
 		return 5
 	}
 	return 4

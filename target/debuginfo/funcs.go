@@ -110,15 +110,15 @@ func (d *Data) funcAt(pc uint64) (*Func, error) {
 func (d *Data) Function(name string) (*Func, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return nil, err
-	}
-	off, ok := ix.funcs[name]
-	if !ok || !ix.complete[off] {
+	ix, err := d.indexUntil(defined(funcsOf, name))
+	r, ok := ix.funcs[name]
+	if !ok || !r.def {
+		if err != nil {
+			return nil, fmt.Errorf("function '%s': %w", name, err)
+		}
 		return nil, fmt.Errorf("no function named '%s' with code%s: %w", name, suggest(name, keys(ix.funcs)), ErrNotFound)
 	}
-	return d.funcFromDIE(off, d.unitOf(off))
+	return d.funcFromDIE(r.off, d.unitOf(r.off))
 }
 
 // funcFromDIE builds a Func from its subprogram DIE, once per DIE. The

@@ -2,9 +2,7 @@ package debuginfo
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 )
 
 // maxLineHeader bounds how much of a line program header is checked.
@@ -15,20 +13,14 @@ const maxLineHeader = 1 << 20
 // debug/dwarf trusts their entry counts, so a corrupt count with an empty
 // entry format makes it loop (and allocate) billions of times.
 func (d *Data) checkLineHeader(off int64) error {
-	s := d.f.Section(".debug_line")
-	if s == nil {
-		return nil
+	sec, err := d.section(".debug_line")
+	if err != nil || sec == nil {
+		return err
 	}
-	rs := s.Open()
-	if _, err := rs.Seek(off, io.SeekStart); err != nil {
-		return fmt.Errorf("line program at %#x: %w", off, err)
+	if off < 0 || off >= int64(len(sec)) {
+		return fmt.Errorf("line program at %#x: past the end of .debug_line (%#x bytes)", off, len(sec))
 	}
-	buf := make([]byte, 4096)
-	n, err := io.ReadFull(rs, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("line program at %#x: %w", off, err)
-	}
-	buf = buf[:n]
+	buf := sec[off:min(int64(len(sec)), off+4096)]
 	bad := func(what string) error {
 		return fmt.Errorf("line program header at %#x in .debug_line: %s", off, what)
 	}
@@ -46,16 +38,11 @@ func (d *Data) checkLineHeader(off int64) error {
 	if hdrLen > maxLineHeader {
 		return bad(fmt.Sprintf("header_length %#x exceeds %#x", hdrLen, maxLineHeader))
 	}
-	// Re-read the whole header now that its length is known.
 	if need := 12 + int(hdrLen); need > len(buf) {
-		full := make([]byte, need)
-		if _, err := rs.Seek(off, io.SeekStart); err != nil {
-			return bad(err.Error())
-		}
-		if _, err := io.ReadFull(rs, full); err != nil {
+		if int64(need) > int64(len(sec))-off {
 			return bad(fmt.Sprintf("header_length %#x runs past the section", hdrLen))
 		}
-		buf = full
+		buf = sec[off : off+int64(need)]
 	}
 	p := &lineHdrReader{b: buf[:12+hdrLen], off: 12, order: ord}
 	p.off += 5 // min_inst_length, max_ops, default_is_stmt, line_base, line_range

@@ -22,6 +22,11 @@ func exercise(b []byte) {
 	if err != nil {
 		return
 	}
+	exerciseData(d)
+}
+
+// exerciseData runs the whole API of d on tiny.elf's names and pcs.
+func exerciseData(d *Data) {
 	for _, name := range []string{"struct node", "node_t", "struct flags", "int"} {
 		if ty, err := d.Type(name); err == nil {
 			d.Member(ty, "n_list.le_next")

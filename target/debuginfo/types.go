@@ -26,19 +26,15 @@ func (d *Data) Type(name string) (t godwarf.Type, err error) {
 	base = strings.Join(strings.Fields(base), " ")
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return nil, err
-	}
-	off, ok := ix.types[base]
+	// The spellings of one C integer type name the same type: the first
+	// one defined will do.
+	names := append([]string{base}, intSpellings(base)...)
+	ix, err := d.indexUntil(defined(typesOf, names...))
+	off, ok := pickType(ix, names)
 	if !ok {
-		for _, alt := range intSpellings(base) {
-			if off, ok = ix.types[alt]; ok {
-				break
-			}
+		if err != nil {
+			return nil, fmt.Errorf("type '%s': %w", base, err)
 		}
-	}
-	if !ok {
 		return nil, fmt.Errorf("no type named '%s'%s: %w", base, suggest(base, keys(ix.types)), ErrNotFound)
 	}
 	t, err = d.readType(off)
@@ -52,6 +48,22 @@ func (d *Data) Type(name string) (t godwarf.Type, err error) {
 		t = godwarf.FakePointerType(t, int64(d.ptrSize))
 	}
 	return t, nil
+}
+
+// pickType returns the first of names that the index defines, else the
+// first it has a declaration of.
+func pickType(ix *nameIndex, names []string) (dwarf.Offset, bool) {
+	for _, n := range names {
+		if r := ix.types[n]; r.def {
+			return r.off, true
+		}
+	}
+	for _, n := range names {
+		if r, ok := ix.types[n]; ok {
+			return r.off, true
+		}
+	}
+	return 0, false
 }
 
 // intSpellings returns the ways compilers spell a C integer type given as
@@ -368,15 +380,16 @@ func typeName(t godwarf.Type) string {
 func (d *Data) Variable(name string) (addr uint64, t godwarf.Type, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return 0, nil, err
-	}
-	off, ok := ix.vars[name]
+	ix, err := d.indexUntil(defined(varsOf, name))
+	r, ok := ix.vars[name]
+	off := r.off
 	if !ok {
+		if err != nil {
+			return 0, nil, fmt.Errorf("variable '%s': %w", name, err)
+		}
 		return 0, nil, fmt.Errorf("no variable named '%s'%s: %w", name, suggest(name, keys(ix.vars)), ErrNotFound)
 	}
-	if def, ok := ix.defOf[off]; ok && !ix.complete[off] {
+	if def, ok := ix.defOf[off]; ok && !r.def {
 		off = def
 	}
 	e, err := d.entryAt(off)
@@ -470,12 +483,13 @@ func (d *Data) unitOf(off dwarf.Offset) *Unit {
 func (d *Data) Enumerator(name string) (int64, godwarf.Type, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
-	if err != nil {
-		return 0, nil, err
-	}
-	off, ok := ix.enums[name]
+	ix, err := d.indexUntil(defined(enumsOf, name))
+	r, ok := ix.enums[name]
+	off := r.off
 	if !ok {
+		if err != nil {
+			return 0, nil, fmt.Errorf("enumerator '%s': %w", name, err)
+		}
 		return 0, nil, fmt.Errorf("no enumerator named '%s': %w", name, ErrNotFound)
 	}
 	t, err := d.readType(off)
@@ -497,7 +511,7 @@ func (d *Data) Enumerator(name string) (int64, godwarf.Type, error) {
 func (d *Data) TypeNames(prefix string, max int) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.index()
+	ix, err := d.indexAll()
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +528,7 @@ func (d *Data) TypeNames(prefix string, max int) ([]string, error) {
 	return out, nil
 }
 
-func keys(m map[string]dwarf.Offset) []string {
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -7,14 +7,18 @@
 package symbols
 
 import (
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kdap/kdap/internal/elfimage"
 )
 
 // Kind classifies a symbol by what it names.
@@ -77,7 +81,12 @@ type Table struct {
 
 // Load reads f's symbol table (.symtab, else .dynsym). Section, file and
 // undefined symbols are left out.
-func Load(f *elf.File) (*Table, error) {
+func Load(f *elf.File) (*Table, error) { return LoadImage(elfimage.FromFile(f)) }
+
+// LoadImage is Load for an opened image: a mapped file's symbol and
+// string tables are parsed in place, not copied.
+func LoadImage(img *elfimage.Image) (*Table, error) {
+	f := img.File
 	sec := f.SectionByType(elf.SHT_SYMTAB)
 	if sec == nil {
 		sec = f.SectionByType(elf.SHT_DYNSYM)
@@ -102,13 +111,13 @@ func Load(f *elf.File) (*Table, error) {
 	if strSec.Type != elf.SHT_STRTAB {
 		return nil, fmt.Errorf("symbol table %s: linked section %d (%s) is %v, want SHT_STRTAB", sec.Name, sec.Link, strSec.Name, strSec.Type)
 	}
-	data, err := sec.Data()
+	data, err := img.SectionData(sec)
 	if err != nil {
-		return nil, fmt.Errorf("reading symbol table %s (file offset %#x): %w", sec.Name, sec.Offset, err)
+		return nil, fmt.Errorf("reading symbol table: %w", err)
 	}
-	strs, err := strSec.Data()
+	strs, err := img.SectionData(strSec)
 	if err != nil {
-		return nil, fmt.Errorf("reading string table %s (file offset %#x): %w", strSec.Name, strSec.Offset, err)
+		return nil, fmt.Errorf("reading string table: %w", err)
 	}
 	syms, err := parse(data, strs, f.Class, f.ByteOrder, len(f.Sections))
 	if err != nil {
@@ -123,7 +132,11 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 	if class == elf.ELFCLASS32 {
 		entSize = 16
 	}
-	var out []Symbol
+	// One copy of the string table that every name slices: one
+	// allocation rather than one per symbol, and no name points into a
+	// mapped file.
+	names := string(strs)
+	out := make([]Symbol, 0, len(data)/entSize)
 	for off := entSize; off+entSize <= len(data); off += entSize {
 		e := data[off : off+entSize]
 		var (
@@ -150,7 +163,7 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 		if int(nameOff) >= len(strs) {
 			return nil, fmt.Errorf("symbol %d: name offset %#x is past the end of the string table (%#x bytes, entry at offset %#x)", off/entSize, nameOff, len(strs), off)
 		}
-		name := cstring(strs[nameOff:])
+		name := cstring(names, int(nameOff))
 		if name == "" {
 			continue
 		}
@@ -170,13 +183,12 @@ func parse(data, strs []byte, class elf.Class, order binary.ByteOrder, nsec int)
 	return out, nil
 }
 
-func cstring(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
+// cstring returns the NUL-terminated string at off in a string table.
+func cstring(tab string, off int) string {
+	if i := strings.IndexByte(tab[off:], 0); i >= 0 {
+		return tab[off : off+i]
 	}
-	return string(b)
+	return tab[off:]
 }
 
 // rank orders symbols at one address: lower is better. Sized functions and
@@ -217,13 +229,26 @@ func New(syms []Symbol) *Table {
 	return newTable(append([]Symbol(nil), syms...))
 }
 
+// byAddr orders symbols by address, the best of one address first.
+func byAddr(a, b Symbol) int {
+	switch {
+	case a.Addr != b.Addr:
+		return cmp.Compare(a.Addr, b.Addr)
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}
+
 func newTable(syms []Symbol) *Table {
-	sort.Slice(syms, func(i, j int) bool {
-		if syms[i].Addr != syms[j].Addr {
-			return syms[i].Addr < syms[j].Addr
-		}
-		return better(syms[i], syms[j])
-	})
+	slices.SortFunc(syms, byAddr)
+	return tableOf(syms)
+}
+
+// tableOf makes a table of symbols already sorted by byAddr.
+func tableOf(syms []Symbol) *Table {
 	maxEnd := make([]uint64, len(syms))
 	var m uint64
 	for i, s := range syms {
@@ -259,12 +284,18 @@ func (t *Table) names() []int32 {
 		for i := range idx {
 			idx[i] = int32(i)
 		}
-		sort.Slice(idx, func(i, j int) bool {
-			a, b := t.syms[idx[i]], t.syms[idx[j]]
-			if a.Name != b.Name {
-				return a.Name < b.Name
+		slices.SortFunc(idx, func(i, j int32) int {
+			a, b := t.syms[i], t.syms[j]
+			if c := strings.Compare(a.Name, b.Name); c != 0 {
+				return c
 			}
-			return better(a, b)
+			switch {
+			case better(a, b):
+				return -1
+			case better(b, a):
+				return 1
+			}
+			return 0
 		})
 		t.byName = idx
 	})
@@ -372,11 +403,55 @@ func (t *Table) Format(addr uint64) string {
 // which moves is true (every one when moves is nil) moved by delta (a KASLR
 // offset; negative slides wrap around as two's complement).
 func (t *Table) Slide(delta uint64, moves func(Symbol) bool) *Table {
-	syms := append([]Symbol(nil), t.syms...)
-	for i := range syms {
-		if syms[i].Kind != Abs && (moves == nil || moves(syms[i])) {
-			syms[i].Addr += delta
+	// Moved symbols keep their order among themselves, and so do the ones
+	// that stay: merging the two runs re-sorts the table without a sort,
+	// and the name order carries over through the merge's permutation. A
+	// slide that wraps some symbols around the address space breaks the
+	// first run: then sort afresh.
+	moving := make([]bool, len(t.syms))
+	var moved, fixed []int32
+	wraps := false
+	for i, s := range t.syms {
+		if s.Kind == Abs || moves != nil && !moves(s) {
+			fixed = append(fixed, int32(i))
+			continue
 		}
+		moving[i] = true
+		wraps = wraps || s.Addr+delta < s.Addr
+		moved = append(moved, int32(i))
 	}
-	return newTable(syms)
+	at := func(i int32) Symbol {
+		s := t.syms[i]
+		if moving[i] {
+			s.Addr += delta
+		}
+		return s
+	}
+	if wraps {
+		syms := make([]Symbol, len(t.syms))
+		for i := range syms {
+			syms[i] = at(int32(i))
+		}
+		return newTable(syms)
+	}
+	syms := make([]Symbol, 0, len(t.syms))
+	newPos := make([]int32, len(t.syms))
+	for len(moved) > 0 || len(fixed) > 0 {
+		var next int32
+		if len(fixed) == 0 || len(moved) > 0 && byAddr(at(moved[0]), at(fixed[0])) <= 0 {
+			next, moved = moved[0], moved[1:]
+		} else {
+			next, fixed = fixed[0], fixed[1:]
+		}
+		newPos[next] = int32(len(syms))
+		syms = append(syms, at(next))
+	}
+	out := tableOf(syms)
+	old := t.names()
+	byName := make([]int32, len(old))
+	for i, j := range old {
+		byName[i] = newPos[j]
+	}
+	out.namesOnce.Do(func() { out.byName = byName })
+	return out
 }

@@ -2,12 +2,16 @@ package symbols
 
 import (
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -321,5 +325,60 @@ func BenchmarkAddr(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		tab.Addr(addrs[i%len(addrs)])
+	}
+}
+
+// TestSlideMatchesSort checks that Slide's merge gives the table (address
+// order and name lookups) that sorting the moved symbols gives, with
+// absolute symbols among them and with slides that wrap around.
+func TestSlideMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	var syms []Symbol
+	for i := range 2000 {
+		s := Symbol{Name: fmt.Sprintf("s%d", r.Intn(800)), Addr: 0xffffffff81000000 + uint64(r.Intn(1<<16)), Size: uint64(r.Intn(3)), Kind: Kind(r.Intn(3))}
+		if i%10 == 0 {
+			s.Kind, s.Addr = Abs, uint64(r.Intn(1<<20))
+		}
+		s.Global = r.Intn(2) == 0
+		syms = append(syms, s)
+	}
+	base := New(syms)
+	base.Lookup("s1") // the name index exists before the slide
+	for _, delta := range []uint64{0, 0x29000000, 1 << 63, ^uint64(0xfff), 0x7f000000} {
+		// Every symbol, then only those at odd addresses (as a kernel
+		// leaves its zero-based per-CPU symbols).
+		for _, moves := range []func(Symbol) bool{nil, func(s Symbol) bool { return s.Addr%2 == 1 }} {
+			got := base.Slide(delta, moves)
+			moved := append([]Symbol(nil), syms...)
+			for i := range moved {
+				if moved[i].Kind != Abs && (moves == nil || moves(moved[i])) {
+					moved[i].Addr += delta
+				}
+			}
+			want := New(moved)
+			if !slices.Equal(got.syms, want.syms) {
+				t.Fatalf("slide %#x: address order differs", delta)
+			}
+			for n := range 800 {
+				name := fmt.Sprintf("s%d", n)
+				// Symbols of one name that rank the same may come in
+				// either order: compare them as sets, and check that
+				// none comes before a better one.
+				a, b := got.LookupAll(name), want.LookupAll(name)
+				for i := 1; i < len(a); i++ {
+					if better(a[i], a[i-1]) {
+						t.Fatalf("slide %#x: LookupAll(%s) = %v: %v before the better %v", delta, name, a, a[i-1], a[i])
+					}
+				}
+				key := func(x, y Symbol) int {
+					return cmp.Or(cmp.Compare(x.Addr, y.Addr), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Size, y.Size))
+				}
+				slices.SortFunc(a, key)
+				slices.SortFunc(b, key)
+				if !slices.Equal(a, b) {
+					t.Fatalf("slide %#x: LookupAll(%s) = %v, want %v", delta, name, a, b)
+				}
+			}
+		}
 	}
 }
