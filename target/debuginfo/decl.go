@@ -16,15 +16,11 @@ func (d *Data) VariableType(name string) (godwarf.Type, error) {
 	defer d.mu.Unlock()
 	// A name that is only declared (jiffies) costs the whole scan: a
 	// definition, whose type may be more complete, would come first.
-	ix, err := d.indexUntil(defined(varsOf, name))
-	r, ok := ix.vars[name]
-	off := r.off
-	if !ok {
-		if err != nil {
-			return nil, fmt.Errorf("variable '%s': %w", name, err)
-		}
-		return nil, fmt.Errorf("no variable named '%s': %w", name, ErrNotFound)
+	_, r, err := d.lookupVar(name, false)
+	if err != nil {
+		return nil, err
 	}
+	off := r.off
 	e, err := d.entryAt(off)
 	if err != nil {
 		return nil, fmt.Errorf("variable '%s': %w", name, err)

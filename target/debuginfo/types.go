@@ -374,21 +374,37 @@ func typeName(t godwarf.Type) string {
 	return t.String()
 }
 
+// lookupVar indexes units until the global variable name is defined (or
+// every unit is read) and returns its index entry, a definition or else a
+// declaration; suggestions of similar names go into the not-found error
+// when asked for. The caller holds d.mu.
+func (d *Data) lookupVar(name string, suggestions bool) (*nameIndex, indexed, error) {
+	ix, err := d.indexUntil(defined(varsOf, name))
+	r, ok := ix.vars[name]
+	if ok {
+		return ix, r, nil
+	}
+	if err != nil {
+		return nil, indexed{}, fmt.Errorf("variable '%s': %w", name, err)
+	}
+	hint := ""
+	if suggestions {
+		hint = suggest(name, keys(ix.vars))
+	}
+	return nil, indexed{}, fmt.Errorf("no variable named '%s'%s: %w", name, hint, ErrNotFound)
+}
+
 // Variable returns the address and type of a global or static variable
 // whose location is a fixed address (DW_OP_addr or DW_OP_addrx). A
 // declaration resolves to its definition.
 func (d *Data) Variable(name string) (addr uint64, t godwarf.Type, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ix, err := d.indexUntil(defined(varsOf, name))
-	r, ok := ix.vars[name]
-	off := r.off
-	if !ok {
-		if err != nil {
-			return 0, nil, fmt.Errorf("variable '%s': %w", name, err)
-		}
-		return 0, nil, fmt.Errorf("no variable named '%s'%s: %w", name, suggest(name, keys(ix.vars)), ErrNotFound)
+	ix, r, err := d.lookupVar(name, true)
+	if err != nil {
+		return 0, nil, err
 	}
+	off := r.off
 	if def, ok := ix.defOf[off]; ok && !r.def {
 		off = def
 	}
