@@ -383,6 +383,10 @@ func TestFixtureUserRegs(t *testing.T) {
 		if sp, _ := regs.SP(); sp != rsp {
 			t.Errorf("pt_regs rsp %#x, the oops printed %#x (%s)", sp, rsp, marker)
 		}
+		// The system call's entry saved user registers: RSP: 002b:… in the oops.
+		if want := fmt.Sprintf("--- user-mode pt_regs at %#x, orig_ax 0x1, rip = %#x, rsp = %#x", th.StackHi-uint64(size), rip, rsp); !strings.HasPrefix(marker, want) {
+			t.Errorf("marker %q, want it to start %q (write is system call 1)", marker, want)
+		}
 	}
 }
 

@@ -383,5 +383,13 @@ func (k *kernel) thread(l *taskLayout, task uint64, cpus []cpuState, panicCPU in
 	}
 	th.Regs.Set(amd64.RSP, sp+l.frameSize)
 	th.RegsFrom, th.SavedByCall = "inactive_task_frame", true
+	// A task that never ran "returns" to the first instruction of
+	// ret_from_fork, which no call precedes (the kernel's own unwinder
+	// makes the same exception).
+	if pc, _ := th.Regs.PC(); pc != 0 {
+		if rf, ok := t.Kernel.Addr("ret_from_fork"); ok && rf == pc {
+			th.SavedByCall = false
+		}
+	}
 	return th, nil
 }

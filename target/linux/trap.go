@@ -6,6 +6,7 @@ import (
 
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/unwind/orc"
 )
 
 // ptRegs are the struct pt_regs members an unwinder resumes from.
@@ -35,30 +36,31 @@ func (trapRules) IsTrapEntry(fn string) bool {
 // IsThreadEntry reports whether fn is where a new task starts.
 func (trapRules) IsThreadEntry(fn string) bool { return fn == "ret_from_fork" }
 
-// Interrupted reads the struct pt_regs at sp.
+// Interrupted reads the struct pt_regs at sp, with the layout and marker
+// the ORC unwinder uses.
 func (r trapRules) Interrupted(sp uint64) (amd64.Regs, string, error) {
 	var regs amd64.Regs
-	for _, m := range ptRegs {
-		off, err := r.k.member("pt_regs", m.member)
-		if err != nil {
-			return regs, "", err
-		}
-		v, err := r.k.t.ReadU64(sp + off)
-		if err != nil {
-			return regs, "", fmt.Errorf("reading struct pt_regs at %#x: %s: %w", sp, m.member, err)
-		}
-		regs.Set(m.reg, v)
-	}
-	off, err := r.k.member("pt_regs", "orig_ax")
+	layout, err := r.k.ptRegsLayout()
 	if err != nil {
 		return regs, "", err
 	}
-	orig, err := r.k.t.ReadU64(sp + off)
+	origAX, err := r.k.member("pt_regs", "orig_ax")
 	if err != nil {
-		return regs, "", fmt.Errorf("reading struct pt_regs at %#x: orig_ax: %w", sp, err)
+		return regs, "", err
 	}
-	rip, _ := regs.Get(amd64.RIP)
-	rsp, _ := regs.Get(amd64.RSP)
-	rbp, _ := regs.Get(amd64.RBP)
-	return regs, fmt.Sprintf("--- pt_regs orig_ax %#x, rip = %#x, rsp = %#x, rbp = %#x ---", orig, rip, rsp, rbp), nil
+	res := orc.Result{Kind: orc.KindRegs, PtRegs: sp}
+	for _, m := range layout.Regs {
+		v, err := r.k.t.ReadU64(sp + m.Off)
+		if err != nil {
+			return regs, "", fmt.Errorf("reading struct pt_regs at %#x (offset %#x): %w", sp, m.Off, err)
+		}
+		regs.Set(m.Reg, v)
+		res.Regs.Set(m.Reg, v)
+	}
+	cs, err := r.k.t.ReadU64(sp + layout.CS)
+	if err != nil {
+		return regs, "", fmt.Errorf("reading struct pt_regs at %#x: cs: %w", sp, err)
+	}
+	res.UserMode = cs&3 != 0
+	return regs, label(res, origAX, r.k.t), nil
 }
