@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/kdap/kdap/internal/elfimage"
@@ -35,6 +36,9 @@ type Kernel struct {
 
 	imageOnce        sync.Once
 	imageLo, imageHi uint64 // the span of the allocated, nonzero-based sections
+
+	textOnce sync.Once
+	text     [][2]uint64 // executable sections' file addresses, sorted
 
 	dwarfOnce sync.Once
 	dwarf     *debuginfo.Data
@@ -81,6 +85,22 @@ func (k *Kernel) SetSlide(off uint64) {
 // InImage reports whether the running address addr lies in the kernel
 // image (an allocated section of the kernel file, after the slide).
 func (k *Kernel) InImage(addr uint64) bool { return k.inImage(addr - k.Slide) }
+
+// InText reports whether the running address addr lies in an
+// executable section of the kernel file (after the slide).
+func (k *Kernel) InText(addr uint64) bool {
+	k.textOnce.Do(func() {
+		for _, s := range k.ELF.Sections {
+			if s.Flags&elf.SHF_EXECINSTR != 0 && s.Flags&elf.SHF_ALLOC != 0 && s.Size > 0 {
+				k.text = append(k.text, [2]uint64{s.Addr, s.Addr + s.Size})
+			}
+		}
+		sort.Slice(k.text, func(i, j int) bool { return k.text[i][0] < k.text[j][0] })
+	})
+	file := addr - k.Slide
+	i := sort.Search(len(k.text), func(i int) bool { return k.text[i][1] > file })
+	return i < len(k.text) && file >= k.text[i][0]
+}
 
 // Relocate turns a link-time address from the kernel file (a DWARF
 // DW_OP_addr, a function's low_pc) into the running kernel's address: it

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/core"
+	"github.com/kdap/kdap/target/symbols"
 )
 
 // Options tune Open.
@@ -112,10 +113,79 @@ type TrapRules interface {
 type Module struct {
 	// Name is the module's name ("qemu_fw_cfg").
 	Name string
-	// Base and Size bound its code in kernel memory.
+	// Base and Size bound its core allocation in kernel memory (code,
+	// and data too where the kernel allocates them together).
 	Base, Size uint64
+	// Text lists the ranges [lo, hi) of its executable code still in
+	// memory (its core text, and its init text until that is freed).
+	Text [][2]uint64
 	// Addr is the address of the kernel's structure for it.
 	Addr uint64
+}
+
+// InText reports whether addr lies in the module's code.
+func (m *Module) InText(addr uint64) bool {
+	for _, r := range m.Text {
+		if addr >= r[0] && addr < r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// ModuleSymbolizer is implemented by OS models that know the symbols and
+// code of loaded modules (read from the dump itself).
+type ModuleSymbolizer interface {
+	// ModuleSymbol returns the module symbol that names addr, addr's
+	// offset from it and the module's name; ok is false when addr is in
+	// no module or no symbol of its module names it.
+	ModuleSymbol(addr uint64) (sym symbols.Symbol, off uint64, module string, ok bool)
+	// InModuleText reports whether addr lies in a loaded module's code.
+	InModuleText(addr uint64) bool
+}
+
+// Symbol is a symbol of the kernel or of a loaded module.
+type Symbol struct {
+	symbols.Symbol
+	// Module is the name of the loaded module that holds the symbol, ""
+	// for the kernel's own.
+	Module string
+}
+
+// Display names the symbol as crash's bt does: "fw_cfg_sysfs_probe
+// [qemu_fw_cfg]" in a module, the bare name in the kernel.
+func (s Symbol) Display() string {
+	if s.Module == "" {
+		return s.Name
+	}
+	return s.Name + " [" + s.Module + "]"
+}
+
+// SymbolAt finds the symbol that names addr and addr's offset from it:
+// the kernel's symbol table inside the kernel image, then the loaded
+// modules' symbols (when the OS model knows them), then the kernel's
+// table again for addresses outside both.
+func (t *Target) SymbolAt(addr uint64) (Symbol, uint64, bool) {
+	if !t.Kernel.InImage(addr) {
+		if ms, ok := t.OS.(ModuleSymbolizer); ok {
+			if s, off, mod, ok := ms.ModuleSymbol(addr); ok {
+				return Symbol{Symbol: s, Module: mod}, off, true
+			}
+		}
+	}
+	s, off, ok := t.Kernel.Syms.Addr(addr)
+	return Symbol{Symbol: s}, off, ok
+}
+
+// InText reports whether addr lies in executable code: the kernel's
+// text sections (where the running kernel has them) or a loaded module's
+// code.
+func (t *Target) InText(addr uint64) bool {
+	if t.Kernel.InText(addr) {
+		return true
+	}
+	ms, ok := t.OS.(ModuleSymbolizer)
+	return ok && ms.InModuleText(addr)
 }
 
 // ModuleLister is implemented by OS models that can list loaded modules.

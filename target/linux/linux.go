@@ -50,6 +50,9 @@ type kernel struct {
 	info    *vmcoreinfo.Info
 	release string
 	orc     orcState
+
+	mods     moduleState
+	modOrder map[uint64]int // a module's place in the kernel's list, by address
 }
 
 func open(t *target.Target) (target.OS, error) {

@@ -1,0 +1,209 @@
+package linux
+
+import (
+	"bytes"
+	"debug/elf"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kdap/kdap/internal/refcheck"
+	"github.com/kdap/kdap/target/symbols"
+)
+
+// koFile opens the fixture's copy of a module's .ko from the unpacked
+// kernel package (init.sh loaded that very file), decompressing a .ko.zst;
+// it skips when there is none.
+func koFile(t *testing.T, dir, name string) *elf.File {
+	t.Helper()
+	root := filepath.Join(dir, "work", "img", "lib", "modules")
+	var paths []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), name+".ko") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.HasSuffix(p, ".ko"):
+		case strings.HasSuffix(p, ".ko.zst"):
+			zr, err := zstd.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err = io.ReadAll(zr)
+			zr.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+		default:
+			t.Skipf("%s: compression not read by this test", p)
+		}
+		f, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return f
+	}
+	t.Skipf("no %s.ko under %s", name, root)
+	return nil
+}
+
+// TestFixtureModuleSymbols reads qemu_fw_cfg's symbols from its kallsyms
+// in the dump and checks them against the .ko file's own symbol table:
+// every name is there with the same size and kind, every function of the
+// module's core text is found, and functions of one section lie as far
+// apart in memory as in the file.
+func TestFixtureModuleSymbols(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		tg := openTarget(t, dir, "vmcore.kdump")
+		k := tg.OS.(*kernel)
+		mods, err := k.loadedModules()
+		if err != nil || len(mods) != 1 {
+			t.Fatalf("modules %v, %v", mods, err)
+		}
+		m := mods[0]
+		if len(m.Text) != 1 || m.Text[0][0] != m.Base || m.Text[0][1] <= m.Base || m.Text[0][1] > m.Base+m.Size {
+			t.Errorf("text ranges %#x: want only the core text, within [%#x, %#x)", m.Text, m.Base, m.Base+m.Size)
+		}
+		tab, err := k.moduleSymbols(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ko := koFile(t, dir, m.Name)
+		kosyms, err := ko.Symbols()
+		if err != nil {
+			t.Fatal(err)
+		}
+		type koSym struct {
+			elf.Symbol
+			sec string
+		}
+		byName := map[string][]koSym{}
+		for _, s := range kosyms {
+			sec := ""
+			if int(s.Section) < len(ko.Sections) {
+				sec = ko.Sections[s.Section].Name
+			}
+			byName[s.Name] = append(byName[s.Name], koSym{s, sec})
+		}
+		got := map[string]symbols.Symbol{}
+		for s := range tab.All() {
+			got[s.Name] = s
+			cands := byName[s.Name]
+			if len(cands) == 0 {
+				t.Errorf("kallsyms has %s, the .ko has no such symbol", s.Name)
+				continue
+			}
+			match := false
+			for _, c := range cands {
+				kind := symbols.Other
+				switch elf.ST_TYPE(c.Info) {
+				case elf.STT_FUNC:
+					kind = symbols.Func
+				case elf.STT_OBJECT:
+					kind = symbols.Object
+				}
+				match = match || c.Size == s.Size && kind == s.Kind
+			}
+			if !match {
+				t.Errorf("kallsyms %s: %d bytes, %v; the .ko has %+v", s.Name, s.Size, s.Kind, cands)
+			}
+			if s.Kind == symbols.Func && !m.InText(s.Addr) {
+				t.Errorf("function %s at %#x is outside the module's text %#x", s.Name, s.Addr, m.Text)
+			}
+		}
+		// Every function of the .ko's core sections (not .init.*) is in
+		// kallsyms; one section's functions keep their distances.
+		var base = map[string][2]uint64{} // section -> file value, memory address of its first function seen
+		nfunc := 0
+		for _, s := range kosyms {
+			if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section >= elf.SectionIndex(len(ko.Sections)) {
+				continue
+			}
+			sec := ko.Sections[s.Section].Name
+			g, ok := got[s.Name]
+			if strings.HasPrefix(sec, ".init") {
+				if ok && m.InText(g.Addr) {
+					t.Errorf("init function %s at %#x is still in the text", s.Name, g.Addr)
+				}
+				continue
+			}
+			nfunc++
+			if !ok {
+				t.Errorf("the .ko's function %s (%s) is not in kallsyms", s.Name, sec)
+				continue
+			}
+			b, seen := base[sec]
+			if !seen {
+				base[sec] = [2]uint64{s.Value, g.Addr}
+				continue
+			}
+			if g.Addr-b[1] != s.Value-b[0] {
+				t.Errorf("%s at %#x: %#x from its section's first function in memory, %#x in the .ko", s.Name, g.Addr, g.Addr-b[1], s.Value-b[0])
+			}
+		}
+		t.Logf("%s: %d kallsyms symbols, %d core functions in the .ko, text %#x", m.Name, tab.Len(), nfunc, m.Text)
+		if nfunc < 10 {
+			t.Errorf("only %d core functions in the .ko", nfunc)
+		}
+		// The target names an address inside a module function.
+		probe := got["fw_cfg_sysfs_probe"]
+		sym, off, ok := tg.SymbolAt(probe.Addr + 0x10)
+		if !ok || sym.Name != "fw_cfg_sysfs_probe" || sym.Module != "qemu_fw_cfg" || off != 0x10 ||
+			sym.Display() != "fw_cfg_sysfs_probe [qemu_fw_cfg]" || !tg.InText(probe.Addr) {
+			t.Errorf("SymbolAt(%#x) = %+v+%#x, %v; InText %v", probe.Addr+0x10, sym, off, ok, tg.InText(probe.Addr))
+		}
+		// A kernel address keeps its kernel name.
+		if a, ok := tg.Kernel.Addr("panic"); ok {
+			if sym, _, ok := tg.SymbolAt(a); !ok || sym.Name != "panic" || sym.Module != "" {
+				t.Errorf("SymbolAt(panic) = %+v, %v", sym, ok)
+			}
+		}
+		t.Run("crash", func(t *testing.T) { compareCrashSym(t, dir, "fw_cfg_sysfs_probe", probe.Addr) })
+	}
+}
+
+// compareCrashSym compares a module symbol's address with crash's
+// `sym NAME` on the ELF dump (crash reads the module's kallsyms itself).
+func compareCrashSym(t *testing.T, dir, name string, addr uint64) {
+	tl, err := refcheck.Find("crash")
+	if err != nil {
+		t.Skip(err)
+	}
+	env, err := refcheck.Env(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["VMCORE_ELF_SHA256"] == "" || env["VMLINUX_SHA256"] == "" {
+		t.Skipf("%s/fixture.env has no checksums", dir)
+	}
+	out, err := tl.Run([]string{"-s", filepath.Join(dir, "vmlinux"), filepath.Join(dir, "vmcore.elf")},
+		"sym "+name+"\nquit\n", []string{env["VMCORE_ELF_SHA256"], env["VMLINUX_SHA256"]}, 10*time.Minute)
+	if err != nil {
+		t.Fatalf("crash: %v", err)
+	}
+	// "ffffffffc057e450 (t) fw_cfg_sysfs_probe [qemu_fw_cfg]"
+	re := regexp.MustCompile(`(?m)^([0-9a-f]{16}) \(\w\) ` + regexp.QuoteMeta(name) + ` \[(\w+)\]`)
+	mm := re.FindStringSubmatch(out)
+	if mm == nil {
+		t.Fatalf("crash's sym %s printed no module symbol line: %q", name, out)
+	}
+	want, _ := strconv.ParseUint(mm[1], 16, 64)
+	if want != addr || mm[2] != "qemu_fw_cfg" {
+		t.Errorf("crash: %s at %#x in [%s]; kdap: %#x", name, want, mm[2], addr)
+	}
+}
