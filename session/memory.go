@@ -145,7 +145,7 @@ func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
 // below end, looking past up to 64 bytes of unnamed padding.
 func functionStartBefore(t *target.Target, end uint64) (uint64, bool) {
 	for gap := uint64(1); gap <= 64 && gap <= end; gap++ {
-		sym, off, ok := t.Kernel.Syms.Addr(end - gap)
+		sym, off, ok := t.SymbolAt(end - gap)
 		if !ok {
 			continue
 		}
@@ -240,7 +240,7 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		}
 	}
 	di.Instruction = text
-	if sym, off, ok := t.Kernel.Syms.Addr(d.addr); ok && off == 0 {
+	if sym, off, ok := t.SymbolAt(d.addr); ok && off == 0 {
 		di.Symbol = sym.Name
 	}
 	if dw, err := t.Kernel.DWARF(); err == nil {
@@ -255,7 +255,7 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 // symOff names addr as "<sym>" or "<sym+off>" (decimal offset, as gdb
 // prints it), or "" when no symbol holds it.
 func symOff(t *target.Target, addr uint64) string {
-	sym, off, ok := t.Kernel.Syms.Addr(addr)
+	sym, off, ok := t.SymbolAt(addr)
 	if !ok {
 		return ""
 	}

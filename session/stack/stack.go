@@ -3,7 +3,6 @@
 package stack
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"sort"
@@ -51,15 +50,9 @@ func New(t *target.Target) (*Unwinder, error) {
 		}
 		return moved, nil
 	})
-	s := &symbolizer{syms: t.Kernel.Syms}
-	for _, sec := range t.Kernel.ELF.Sections {
-		if sec.Flags&elf.SHF_EXECINSTR != 0 && sec.Flags&elf.SHF_ALLOC != 0 && sec.Size > 0 {
-			s.text = append(s.text, [2]uint64{sec.Addr + slide, sec.Addr + slide + sec.Size})
-		}
-	}
-	sort.Slice(s.text, func(i, j int) bool { return s.text[i][0] < s.text[j][0] })
+	s := &symbolizer{t: t}
 	for sym := range t.Kernel.Syms.All() {
-		if sym.Kind == symbols.Other && sym.Global && sym.Size == 0 && s.InText(sym.Addr) {
+		if sym.Kind == symbols.Other && sym.Global && sym.Size == 0 && t.Kernel.InText(sym.Addr) {
 			s.labels = append(s.labels, sym)
 		}
 	}
@@ -109,21 +102,25 @@ func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReas
 	return s.u.Unwind(start, opts...)
 }
 
-// symbolizer names code addresses from the ELF symbol table.
+// symbolizer names code addresses from the kernel's ELF symbol table and
+// the loaded modules' symbols the OS model reads from the dump.
 type symbolizer struct {
-	syms   *symbols.Table
-	text   [][2]uint64      // executable address ranges
-	labels []symbols.Symbol // global assembly labels in text, by address
+	t      *target.Target
+	labels []symbols.Symbol // global assembly labels in kernel text, by address
 }
 
 // FuncForPC names the function holding pc. Inside an assembly function, a
 // global label between its start and pc names the code instead, as gdb's
 // minimal symbols do: FreeBSD's trap entries fall into calltrap inside
-// the vector's stub.
+// the vector's stub. A module's function is named as crash names it,
+// "fw_cfg_sysfs_probe [qemu_fw_cfg]".
 func (s *symbolizer) FuncForPC(pc uint64) (string, uint64, bool) {
-	sym, _, ok := s.syms.Addr(pc)
+	sym, _, ok := s.t.SymbolAt(pc)
 	if !ok || sym.Kind != symbols.Func && sym.Kind != symbols.Other {
 		return "", 0, false
+	}
+	if sym.Module != "" {
+		return sym.Display(), sym.Addr, true
 	}
 	i := sort.Search(len(s.labels), func(i int) bool { return s.labels[i].Addr > pc })
 	if i > 0 && s.labels[i-1].Addr > sym.Addr {
@@ -133,10 +130,8 @@ func (s *symbolizer) FuncForPC(pc uint64) (string, uint64, bool) {
 	return sym.Name, sym.Addr, true
 }
 
-func (s *symbolizer) InText(pc uint64) bool {
-	i := sort.Search(len(s.text), func(i int) bool { return s.text[i][1] > pc })
-	return i < len(s.text) && pc >= s.text[i][0]
-}
+// InText reports whether pc is in the kernel's or a loaded module's code.
+func (s *symbolizer) InText(pc uint64) bool { return s.t.InText(pc) }
 
 // inliner answers inlined chains and lines from DWARF.
 type inliner struct {

@@ -371,15 +371,13 @@ func (e *Env) named(name string) (*cexpr.Type, error) {
 // ReadMemory reads kernel virtual memory.
 func (e *Env) ReadMemory(addr uint64, p []byte) error { return e.mem.ReadVirt(p, addr) }
 
-// Symbolize names the ELF symbol holding addr in the kernel image.
+// Symbolize names the symbol holding addr in the kernel image or in a
+// loaded module (by its bare name, as gdb prints <sym+off>).
 func (e *Env) Symbolize(addr uint64) (string, uint64, bool) {
-	// Outside the kernel image the nearest symbol below is a label far
-	// away (a heap pointer is not "__per_cpu_end+…").
-	if !e.t.Kernel.InImage(addr) {
-		return "", 0, false
-	}
-	s, off, ok := e.t.Kernel.Syms.Addr(addr)
-	if !ok || s.Kind == symbols.Abs {
+	s, off, ok := e.t.SymbolAt(addr)
+	// Outside the kernel image and its modules the nearest kernel symbol
+	// below is a label far away (a heap pointer is not "__per_cpu_end+…").
+	if !ok || s.Kind == symbols.Abs || s.Module == "" && !e.t.Kernel.InImage(addr) {
 		return "", 0, false
 	}
 	return s.Name, off, true
