@@ -17,6 +17,7 @@ import (
 
 	"github.com/kdap/kdap/internal/refcheck"
 	"github.com/kdap/kdap/target/symbols"
+	"github.com/kdap/kdap/unwind/orc"
 )
 
 // koFile opens the fixture's copy of a module's .ko from the unpacked
@@ -205,5 +206,59 @@ func compareCrashSym(t *testing.T, dir, name string, addr uint64) {
 	want, _ := strconv.ParseUint(mm[1], 16, 64)
 	if want != addr || mm[2] != "qemu_fw_cfg" {
 		t.Errorf("crash: %s at %#x in [%s]; kdap: %#x", name, want, mm[2], addr)
+	}
+}
+
+// TestFixtureModuleORC reads qemu_fw_cfg's ORC table from the dump: it
+// decodes, is sorted, and covers the module's functions.
+func TestFixtureModuleORC(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		tg := openTarget(t, dir, "vmcore.kdump")
+		k := tg.OS.(*kernel)
+		mods, err := k.loadedModules()
+		if err != nil || len(mods) != 1 {
+			t.Fatalf("modules %v, %v", mods, err)
+		}
+		m := mods[0]
+		kst, _, err := k.stepper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := k.moduleORC(m, kst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab := st.Table
+		if tab.Len() < 16 {
+			t.Fatalf("%d ORC entries", tab.Len())
+		}
+		var prev uint64
+		inText := 0
+		for i := 0; i < tab.Len(); i++ {
+			e, err := tab.Entry(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.PC < prev {
+				t.Fatalf("entry %d at %#x is below entry %d at %#x", i, e.PC, i-1, prev)
+			}
+			prev = e.PC
+			if m.InText(e.PC) {
+				inText++
+			}
+		}
+		t.Logf("%s: %d ORC entries, %d in its core text %#x", m.Name, tab.Len(), inText, m.Text)
+		syms, _ := k.moduleSymbols(m)
+		for s := range syms.All() {
+			if s.Kind != symbols.Func || !m.InText(s.Addr) || strings.Contains(s.Name, ".cold") {
+				continue // GCC's .cold parts run in their parent's frame
+			}
+			// At a function's first instruction the return address is
+			// the top of the stack: a call frame whose CFA is rsp+8.
+			e, err := tab.Lookup(s.Addr)
+			if err != nil || e.Type != orc.TypeCall || e.SPReg != orc.RegSP || e.SPOffset != 8 {
+				t.Errorf("function %s at %#x: ORC entry %+v, %v; want a call frame at sp+8", s.Name, s.Addr, e, err)
+			}
+		}
 	}
 }

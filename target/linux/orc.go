@@ -208,6 +208,13 @@ func (o *orcFrames) Step(f *unwind.Frame, mem unwind.Memory) (unwind.Step, error
 	if err != nil {
 		return unwind.Step{}, err
 	}
+	if !o.k.t.Kernel.InText(f.LookupPC) {
+		if m := o.k.moduleAt(f.LookupPC, true); m != nil {
+			if stepper, err = o.k.moduleORC(m, stepper); err != nil {
+				return unwind.Step{}, err
+			}
+		}
+	}
 	res, err := stepper.Step(&f.Regs, f.LookupPC, mem)
 	if errors.Is(err, orc.ErrNoEntry) || errors.Is(err, orc.ErrUndefined) {
 		return unwind.Step{Kind: unwind.StepNone}, nil
@@ -250,4 +257,88 @@ func label(res orc.Result, origAX uint64, mem unwind.Memory) string {
 		orig = fmt.Sprintf("%#x", binary.LittleEndian.Uint64(b[:]))
 	}
 	return fmt.Sprintf("--- %spt_regs at %#x, orig_ax %s, rip = %#x, rsp = %#x, rbp = %#x ---", mode, res.PtRegs, orig, rip, rsp, rbp)
+}
+
+// A module's ORC tables are in its memory, sorted by the kernel when it
+// loaded the module (arch/x86/kernel/unwind_orc.c, unwind_module_init):
+// struct module's arch (struct mod_arch_specific) has num_orcs and the
+// arrays orc_unwind_ip (int offsets from each slot, like vmlinux's) and
+// orc_unwind (struct orc_entry, the kernel's layout). Their addresses
+// are final: a module is not moved by the kernel's KASLR slide.
+
+// moduleORC returns the ORC stepper of module m, read on first use; kst
+// is the kernel's, whose entry and pt_regs layouts the module shares.
+func (k *kernel) moduleORC(m *loadedModule, kst *orc.Stepper) (*orc.Stepper, error) {
+	m.orcOnce.Do(func() {
+		tab, err := k.readModuleORC(k.t, m, kst.Table.Layout())
+		if err != nil {
+			m.orcErr = fmt.Errorf("ORC table of module %s: %w", m.Name, err)
+			return
+		}
+		m.orc = &orc.Stepper{Table: tab, PtRegs: kst.PtRegs, Covers: m.InText}
+	})
+	return m.orc, m.orcErr
+}
+
+// readModuleORC reads the ORC table of the struct module of m.
+func (k *kernel) readModuleORC(mem memReader, m *loadedModule, l orc.Layout) (*orc.Table, error) {
+	numOff, numSize, err := k.t.Kernel.Member("struct module", "arch.num_orcs")
+	if err != nil {
+		return nil, fmt.Errorf("struct module member arch.num_orcs: %w", err)
+	}
+	ipOff, err := k.member("module", "arch.orc_unwind_ip")
+	if err != nil {
+		return nil, err
+	}
+	entOff, err := k.member("module", "arch.orc_unwind")
+	if err != nil {
+		return nil, err
+	}
+	return readORCArrays(mem, m.Addr, orcArrays{num: uint64(numOff), numSize: numSize, ip: ipOff, ent: entOff}, l)
+}
+
+// maxModuleORCs bounds a module's num_orcs: the largest modules (GPU
+// drivers, a few MB of code) have a few hundred thousand entries.
+const maxModuleORCs = 1 << 22
+
+// orcArrays is where struct module keeps its ORC table.
+type orcArrays struct {
+	num     uint64 // offset of arch.num_orcs
+	numSize int64  // its size: 4 (unsigned int)
+	ip, ent uint64 // offsets of the pointers arch.orc_unwind_ip, arch.orc_unwind
+}
+
+// readORCArrays reads the ORC arrays of the struct module at mod.
+func readORCArrays(mem memReader, mod uint64, a orcArrays, l orc.Layout) (*orc.Table, error) {
+	if a.numSize != 4 && a.numSize != 8 {
+		return nil, fmt.Errorf("arch.num_orcs has %d bytes, want 4 or 8", a.numSize)
+	}
+	var b [8]byte
+	if err := mem.ReadVirt(b[:a.numSize], mod+a.num); err != nil {
+		return nil, fmt.Errorf("reading num_orcs: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(b[:])
+	if err := mem.ReadVirt(b[:], mod+a.ip); err != nil {
+		return nil, fmt.Errorf("reading orc_unwind_ip: %w", err)
+	}
+	ipAddr := binary.LittleEndian.Uint64(b[:])
+	if err := mem.ReadVirt(b[:], mod+a.ent); err != nil {
+		return nil, fmt.Errorf("reading orc_unwind: %w", err)
+	}
+	entAddr := binary.LittleEndian.Uint64(b[:])
+	switch {
+	case n == 0 || ipAddr == 0 || entAddr == 0:
+		return nil, fmt.Errorf("no table (num_orcs %d, orc_unwind_ip %#x, orc_unwind %#x)", n, ipAddr, entAddr)
+	case l.Size <= 0 || n > maxModuleORCs:
+		return nil, fmt.Errorf("num_orcs %d exceeds %d", n, maxModuleORCs)
+	}
+	ip := make([]byte, 4*n)
+	if err := mem.ReadVirt(ip, ipAddr); err != nil {
+		return nil, fmt.Errorf("reading %d orc_unwind_ip entries at %#x: %w", n, ipAddr, err)
+	}
+	ent := make([]byte, n*uint64(l.Size))
+	if err := mem.ReadVirt(ent, entAddr); err != nil {
+		return nil, fmt.Errorf("reading %d orc_unwind entries at %#x: %w", n, entAddr, err)
+	}
+	return orc.NewTable(ipAddr, ip, ent, l)
 }
