@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kdap/kdap/target/symbols"
+	"github.com/kdap/kdap/unwind/orc"
 )
 
 // fakeMem is a sparse memory of 4 KiB pages; unset pages are unreadable.
@@ -156,4 +157,54 @@ func FuzzReadKallsyms(f *testing.F) {
 		m := fakeKallsyms(n, [][]byte{syms}, strtab)
 		readKallsyms(m, kaLayout, kaAddr)
 	})
+}
+
+// TestReadORCArraysBad feeds a module's ORC fields with corrupt values.
+func TestReadORCArraysBad(t *testing.T) {
+	const mod = 0xffffffffc0010000
+	a := orcArrays{num: 0, numSize: 4, ip: 8, ent: 16}
+	mk := func(n uint32, ip, ent uint64) fakeMem {
+		m := fakeMem{}
+		b := make([]byte, 24)
+		binary.LittleEndian.PutUint32(b, n)
+		binary.LittleEndian.PutUint64(b[8:], ip)
+		binary.LittleEndian.PutUint64(b[16:], ent)
+		m.write(mod, b)
+		return m
+	}
+	cases := []struct {
+		name string
+		mem  fakeMem
+		want string
+	}{
+		{"huge num_orcs", mk(1<<30, 0xffffffffc0020000, 0xffffffffc0030000), "exceeds"},
+		{"no table", mk(0, 0, 0), "no table"},
+		{"NULL ip", mk(4, 0, 0xffffffffc0030000), "no table"},
+		{"truncated ip", mk(4, 0xffffffffc0020000, 0xffffffffc0030000), "reading 4 orc_unwind_ip entries"},
+		{"unreadable module", fakeMem{}, "reading num_orcs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := readORCArrays(c.mem, mod, a, orc.LayoutV1)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+	// Two entries read back with their pcs relative to their slots.
+	m := mk(2, 0xffffffffc0020000, 0xffffffffc0030000)
+	ip := make([]byte, 8)
+	binary.LittleEndian.PutUint32(ip, 0x100)    // 0xffffffffc0020100
+	binary.LittleEndian.PutUint32(ip[4:], 0xfc) // 0xffffffffc0020100 too
+	m.write(0xffffffffc0020000, ip)
+	m.write(0xffffffffc0030000, make([]byte, 2*orc.LayoutV1.Size))
+	tab, err := readORCArrays(m, mod, a, orc.LayoutV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if e, err := tab.Entry(i); err != nil || e.PC != 0xffffffffc0020100 {
+			t.Errorf("entry %d: %+v, %v", i, e, err)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package linux
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"os"
@@ -14,9 +15,12 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/kdap/kdap/internal/refcheck"
+	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/symbols"
+	"github.com/kdap/kdap/unwind"
 	"github.com/kdap/kdap/unwind/orc"
 )
 
@@ -262,3 +266,128 @@ func TestFixtureModuleORC(t *testing.T) {
 		}
 	}
 }
+
+// overlay is the target's memory with a synthetic stack on top.
+type overlay struct {
+	fakeMem
+	under memReader
+}
+
+func (o overlay) ReadVirt(b []byte, va uint64) error {
+	if _, ok := o.fakeMem[va&^4095]; ok {
+		return o.fakeMem.ReadVirt(b, va)
+	}
+	return o.under.ReadVirt(b, va)
+}
+
+// TestFixtureModuleStep unwinds out of qemu_fw_cfg's code on a synthetic
+// stack (the fixture's backtraces never enter module code). The
+// expected frame sizes come from decoding the function's code in address
+// order: each push before the first call adds 8 bytes, a sub of rsp its
+// immediate.
+// At each instruction of the prologue, and at the return address of its
+// first call, the step must find the planted return address at the CFA.
+func TestFixtureModuleStep(t *testing.T) {
+	for _, dir := range fixtureDirs(t) {
+		tg := openTarget(t, dir, "vmcore.kdump")
+		k := tg.OS.(*kernel)
+		fi, err := k.FrameInfo()
+		if err != nil || fi == nil {
+			t.Fatalf("FrameInfo: %v, %v", fi, err)
+		}
+		probe, _, ok := tg.SymbolAt(0)
+		for _, m := range mustModules(t, k) {
+			tab, _ := k.moduleSymbols(m)
+			if s, ok2 := tab.Lookup("fw_cfg_sysfs_probe"); ok2 {
+				probe.Symbol, ok = s, true
+			}
+		}
+		if !ok {
+			t.Fatal("no fw_cfg_sysfs_probe in the module's symbols")
+		}
+		code := make([]byte, 128)
+		if err := tg.ReadVirt(code, probe.Addr); err != nil {
+			t.Fatal(err)
+		}
+		caller, _ := tg.Kernel.Addr("really_probe") // any kernel text address
+		const rsp = 0xffffc90000123f00
+		type point struct {
+			pc     uint64
+			exact  bool // the frame's own pc, not a return address
+			offset uint64
+		}
+		var points []point
+		depth := uint64(8)
+		for off := 0; off < len(code); {
+			inst, err := x86asm.Decode(code[off:], 64)
+			if err != nil {
+				t.Fatalf("decoding at %#x: %v", probe.Addr+uint64(off), err)
+			}
+			pc := probe.Addr + uint64(off)
+			points = append(points, point{pc, true, depth})
+			off += inst.Len
+			if inst.Op == x86asm.CALL {
+				points = append(points, point{probe.Addr + uint64(off), false, depth})
+				break
+			}
+			switch {
+			case inst.Op == x86asm.PUSH:
+				depth += 8
+			case inst.Op == x86asm.SUB && inst.Args[0] == x86asm.RSP:
+				imm, ok := inst.Args[1].(x86asm.Imm)
+				if !ok {
+					t.Fatalf("%v at %#x", inst, pc)
+				}
+				depth += uint64(imm)
+			case writesRSP(inst) || inst.Op == x86asm.JMP:
+				// A conditional branch falls through with the same rsp
+				// (objtool checks that every path agrees); these do not.
+				t.Fatalf("prologue instruction %v at %#x is not modelled by this test", inst, pc)
+			}
+		}
+		if len(points) < 3 || points[len(points)-1].exact {
+			t.Fatalf("no call in the first %d bytes of fw_cfg_sysfs_probe", len(code))
+		}
+		for _, p := range points {
+			stack := fakeMem{}
+			var ra [8]byte
+			binary.LittleEndian.PutUint64(ra[:], caller+5)
+			stack.write(rsp, make([]byte, 8)) // the stack page exists
+			stack.write(rsp+p.offset-8, ra[:])
+			f := &unwind.Frame{PC: p.pc, LookupPC: p.pc}
+			if !p.exact {
+				f.LookupPC = p.pc - 1
+			}
+			f.Regs.Set(amd64.RIP, p.pc)
+			f.Regs.Set(amd64.RSP, rsp)
+			f.Regs.Set(amd64.RBP, 0x1234)
+			st, err := fi.Step(f, overlay{stack, tg})
+			if err != nil {
+				t.Fatalf("step at %#x: %v", p.pc, err)
+			}
+			gotRIP, _ := st.Regs.Get(amd64.RIP)
+			gotRSP, _ := st.Regs.Get(amd64.RSP)
+			if st.Kind != unwind.StepCall || st.CFA != rsp+p.offset || gotRIP != caller+5 || gotRSP != rsp+p.offset {
+				t.Errorf("step at %#x (rsp+%d): %+v; want a call with the return address %#x at the CFA %#x", p.pc, p.offset, st, caller+5, rsp+p.offset)
+			}
+		}
+		t.Logf("stepped out of fw_cfg_sysfs_probe at %d points, frames of %d to %d bytes", len(points), points[0].offset, points[len(points)-1].offset)
+	}
+}
+
+func mustModules(t *testing.T, k *kernel) []*loadedModule {
+	mods, err := k.loadedModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mods
+}
+
+// writesRSP reports whether inst changes rsp (other than a push).
+func writesRSP(inst x86asm.Inst) bool {
+	if r, ok := inst.Args[0].(x86asm.Reg); ok && (r == x86asm.RSP || r == x86asm.ESP || r == x86asm.SP) {
+		return true
+	}
+	return inst.Op == x86asm.POP || inst.Op == x86asm.RET || inst.Op == x86asm.LEAVE || inst.Op == x86asm.ENTER
+}
+
