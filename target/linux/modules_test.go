@@ -390,4 +390,3 @@ func writesRSP(inst x86asm.Inst) bool {
 	}
 	return inst.Op == x86asm.POP || inst.Op == x86asm.RET || inst.Op == x86asm.LEAVE || inst.Op == x86asm.ENTER
 }
-
