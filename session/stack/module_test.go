@@ -67,4 +67,3 @@ func TestLinuxModuleFrame(t *testing.T) {
 		}
 	}
 }
-
