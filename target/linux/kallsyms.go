@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kdap/kdap/target/symbols"
@@ -67,7 +68,7 @@ func (l elfSymLayout) check() error {
 	}{{"st_name", l.name, l.nameSize, []int64{4}}, {"st_info", l.info, l.infoSize, []int64{1}},
 		{"st_shndx", l.shndx, l.shndxSz, []int64{2}}, {"st_value", l.value, l.valSz, []int64{8}},
 		{"st_size", l.symSize, l.symSizeFieldLen, []int64{8}}} {
-		if !containsInt(f.ok, f.size) {
+		if !slices.Contains(f.ok, f.size) {
 			return fmt.Errorf("Elf64_Sym member %s has %d bytes, want %v", f.name, f.size, f.ok)
 		}
 		if f.off+uint64(f.size) > l.size {
@@ -75,15 +76,6 @@ func (l elfSymLayout) check() error {
 		}
 	}
 	return nil
-}
-
-func containsInt(s []int64, v int64) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // kallsymsLayout reads struct mod_kallsyms and Elf64_Sym from DWARF; a

@@ -10,8 +10,9 @@
 // must carry DWARF (a -dbg vmlinux). Backtraces step through the
 // kernel's ORC tables (FrameInfo, orc.go), which also find the pt_regs of
 // exception, interrupt and system call entries; without ORC, trap frames
-// are found by entry name (trap.go). Not done yet: modules' ORC tables
-// and symbols.
+// are found by entry name (trap.go). Loaded modules' symbols come from
+// their in-memory kallsyms (kallsyms.go) and their unwind information
+// from their own ORC tables (orc.go), so no .ko file is needed.
 package linux
 
 import (

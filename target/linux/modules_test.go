@@ -18,6 +18,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/kdap/kdap/internal/refcheck"
+	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/symbols"
 	"github.com/kdap/kdap/unwind"
@@ -37,34 +38,47 @@ func koFile(t *testing.T, dir, name string) *elf.File {
 		}
 		return nil
 	})
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
+	if len(paths) == 0 {
+		t.Skipf("no %s.ko under %s", name, root)
+	}
+	p := paths[0]
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case strings.HasSuffix(p, ".ko"):
+	case strings.HasSuffix(p, ".ko.zst"):
+		zr, err := zstd.NewReader(bytes.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch {
-		case strings.HasSuffix(p, ".ko"):
-		case strings.HasSuffix(p, ".ko.zst"):
-			zr, err := zstd.NewReader(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err = io.ReadAll(zr)
-			zr.Close()
-			if err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-		default:
-			t.Skipf("%s: compression not read by this test", p)
-		}
-		f, err := elf.NewFile(bytes.NewReader(data))
+		data, err = io.ReadAll(zr)
+		zr.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		return f
+	default:
+		t.Skipf("%s: compression not read by this test", p)
 	}
-	t.Skipf("no %s.ko under %s", name, root)
-	return nil
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return f
+}
+
+// fixtureModule opens the fixture's kdump file and returns its only
+// loaded module, qemu_fw_cfg (init.sh's insmod).
+func fixtureModule(t *testing.T, dir string) (*target.Target, *kernel, *loadedModule) {
+	t.Helper()
+	tg := openTarget(t, dir, "vmcore.kdump")
+	k := tg.OS.(*kernel)
+	mods, err := k.loadedModules()
+	if err != nil || len(mods) != 1 || mods[0].Name != "qemu_fw_cfg" {
+		t.Fatalf("modules %v, %v; want only qemu_fw_cfg", mods, err)
+	}
+	return tg, k, mods[0]
 }
 
 // TestFixtureModuleSymbols reads qemu_fw_cfg's symbols from its kallsyms
@@ -74,13 +88,7 @@ func koFile(t *testing.T, dir, name string) *elf.File {
 // apart in memory as in the file.
 func TestFixtureModuleSymbols(t *testing.T) {
 	for _, dir := range fixtureDirs(t) {
-		tg := openTarget(t, dir, "vmcore.kdump")
-		k := tg.OS.(*kernel)
-		mods, err := k.loadedModules()
-		if err != nil || len(mods) != 1 {
-			t.Fatalf("modules %v, %v", mods, err)
-		}
-		m := mods[0]
+		tg, k, m := fixtureModule(t, dir)
 		if len(m.Text) != 1 || m.Text[0][0] != m.Base || m.Text[0][1] <= m.Base || m.Text[0][1] > m.Base+m.Size {
 			t.Errorf("text ranges %#x: want only the core text, within [%#x, %#x)", m.Text, m.Base, m.Base+m.Size)
 		}
@@ -217,13 +225,7 @@ func compareCrashSym(t *testing.T, dir, name string, addr uint64) {
 // decodes, is sorted, and covers the module's functions.
 func TestFixtureModuleORC(t *testing.T) {
 	for _, dir := range fixtureDirs(t) {
-		tg := openTarget(t, dir, "vmcore.kdump")
-		k := tg.OS.(*kernel)
-		mods, err := k.loadedModules()
-		if err != nil || len(mods) != 1 {
-			t.Fatalf("modules %v, %v", mods, err)
-		}
-		m := mods[0]
+		_, k, m := fixtureModule(t, dir)
 		kst, _, err := k.stepper()
 		if err != nil {
 			t.Fatal(err)
@@ -289,19 +291,16 @@ func (o overlay) ReadVirt(b []byte, va uint64) error {
 // first call, the step must find the planted return address at the CFA.
 func TestFixtureModuleStep(t *testing.T) {
 	for _, dir := range fixtureDirs(t) {
-		tg := openTarget(t, dir, "vmcore.kdump")
-		k := tg.OS.(*kernel)
+		tg, k, m := fixtureModule(t, dir)
 		fi, err := k.FrameInfo()
 		if err != nil || fi == nil {
 			t.Fatalf("FrameInfo: %v, %v", fi, err)
 		}
-		probe, _, ok := tg.SymbolAt(0)
-		for _, m := range mustModules(t, k) {
-			tab, _ := k.moduleSymbols(m)
-			if s, ok2 := tab.Lookup("fw_cfg_sysfs_probe"); ok2 {
-				probe.Symbol, ok = s, true
-			}
+		tab, err := k.moduleSymbols(m)
+		if err != nil {
+			t.Fatal(err)
 		}
+		probe, ok := tab.Lookup("fw_cfg_sysfs_probe")
 		if !ok {
 			t.Fatal("no fw_cfg_sysfs_probe in the module's symbols")
 		}
@@ -373,14 +372,6 @@ func TestFixtureModuleStep(t *testing.T) {
 		}
 		t.Logf("stepped out of fw_cfg_sysfs_probe at %d points, frames of %d to %d bytes", len(points), points[0].offset, points[len(points)-1].offset)
 	}
-}
-
-func mustModules(t *testing.T, k *kernel) []*loadedModule {
-	mods, err := k.loadedModules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mods
 }
 
 // writesRSP reports whether inst changes rsp (other than a push).
