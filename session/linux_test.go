@@ -102,12 +102,12 @@ func TestLinuxSession(t *testing.T) {
 		mods := c.mustCall("modules", nil).(*godap.ModulesResponse).Body.Modules
 		found := false
 		for _, m := range mods {
-			if m.Name == "qemu_fw_cfg" && m.AddressRange != "" {
+			if m.Name == "qemu_fw_cfg" && m.AddressRange != "" && m.SymbolStatus == "Symbols loaded from the dump (no debug information)" {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("modules = %+v, want qemu_fw_cfg (init.sh loaded it) with its address range", mods)
+			t.Errorf("modules = %+v, want qemu_fw_cfg (init.sh loaded it) with its address range and symbols", mods)
 		}
 		c.disconnect()
 	}

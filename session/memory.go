@@ -290,11 +290,15 @@ func (s *Session) modules(r *godap.Request) (godap.Message, error) {
 	if err != nil {
 		s.log.Warn("listing loaded modules", zap.Error(err))
 	}
+	// Modules' symbols come from the dump itself when the OS model reads
+	// them; their DWARF (a .ko debug file under modulePaths) is not read.
+	modStatus := "Symbols not loaded"
+	if _, ok := t.OS.(target.ModuleSymbolizer); ok {
+		modStatus = "Symbols loaded from the dump (no debug information)"
+	}
 	for _, lm := range loaded {
-		// The module's own symbols would come from its .ko debug file
-		// (modulePaths); until they are read, it has none.
 		mods = append(mods, godap.Module{Id: "module:" + lm.Name, Name: lm.Name,
-			AddressRange: fmt.Sprintf("%#x-%#x", lm.Base, lm.Base+lm.Size), SymbolStatus: "Symbols not loaded"})
+			AddressRange: fmt.Sprintf("%#x-%#x", lm.Base, lm.Base+lm.Size), SymbolStatus: modStatus})
 	}
 	return &godap.ModulesResponse{Response: ok(r), Body: godap.ModulesResponseBody{Modules: mods, TotalModules: len(mods)}}, nil
 }
