@@ -2,7 +2,6 @@ package values
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"sync"
@@ -214,22 +213,12 @@ func (e *Env) LookupVar(name string) (cexpr.Value, error) {
 		// An assembly label or absolute symbol: code or data by the
 		// section it lies in; an absolute symbol's value is its address.
 		t := noDebugData
-		if e.inText(sym.Addr) {
+		if e.t.InText(sym.Addr) {
 			t = noDebugText
 		}
 		return cexpr.Value{Type: t, Addr: sym.Addr, HasAddr: true}, nil
 	}
 	return cexpr.Value{}, fmt.Errorf("no symbol %q in the current context: %w", name, cexpr.ErrNotFound)
-}
-
-// inText reports whether addr lies in an executable section of the kernel.
-func (e *Env) inText(addr uint64) bool {
-	for _, s := range e.t.Kernel.ELF.Sections {
-		if s.Flags&elf.SHF_EXECINSTR != 0 && s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr-s.Addr < s.Size {
-			return true
-		}
-	}
-	return false
 }
 
 // Types of ELF symbols without debug information, spelled as gdb does.

@@ -77,7 +77,7 @@ func fixtureOffset(t *testing.T, dir string) uint64 {
 
 func TestLinuxGlobalsUnderKASLR(t *testing.T) {
 	for _, dir := range testfixture.LinuxDirs(t) {
-		sm := systemMap(t, dir, "init_task", "jiffies_64", "panic", "runqueues")
+		sm := systemMap(t, dir, "init_task", "jiffies_64", "panic", "runqueues", "entry_SYSCALL_64_after_hwframe")
 		off := fixtureOffset(t, dir)
 		if off == 0 {
 			t.Fatalf("%s: KERNELOFFSET is 0: the fixture does not exercise KASLR", dir)
@@ -103,6 +103,8 @@ func TestLinuxGlobalsUnderKASLR(t *testing.T) {
 			{"&jiffies_64", sm["jiffies_64"] + off},
 			{"&jiffies", sm["jiffies_64"] + off}, // a linker alias of jiffies_64
 			{"(unsigned long)panic", sm["panic"] + off},
+			// an assembly label in the relocated text is code, not data
+			{"entry_SYSCALL_64_after_hwframe", sm["entry_SYSCALL_64_after_hwframe"] + off},
 			// per-CPU variables are offsets into each CPU's area: not relocated
 			{"&runqueues", sm["runqueues"]},
 		} {
