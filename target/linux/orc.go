@@ -1,11 +1,9 @@
 package linux
 
 import (
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,16 +67,9 @@ func (k *kernel) newORC() (*orc.Stepper, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("ORC unwinding needs struct pt_regs: %w", err)
 	}
-	var text [][2]uint64
-	for _, s := range ef.Sections {
-		if s.Flags&elf.SHF_EXECINSTR != 0 && s.Flags&elf.SHF_ALLOC != 0 && s.Size > 0 {
-			text = append(text, [2]uint64{s.Addr, s.Addr + s.Size})
-		}
-	}
-	sort.Slice(text, func(i, j int) bool { return text[i][0] < text[j][0] })
-	st := &orc.Stepper{Table: tab, Slide: k.t.Kernel.Slide, PtRegs: pt, Covers: func(pc uint64) bool {
-		i := sort.Search(len(text), func(i int) bool { return text[i][1] > pc })
-		return i < len(text) && pc >= text[i][0]
+	kern := k.t.Kernel
+	st := &orc.Stepper{Table: tab, Slide: kern.Slide, PtRegs: pt, Covers: func(file uint64) bool {
+		return kern.InText(file + kern.Slide)
 	}}
 	return st, origAX, nil
 }
