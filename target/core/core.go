@@ -7,6 +7,7 @@
 package core
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,21 @@ type KernelMapper interface {
 	// TranslateKernel maps a kernel virtual address to a physical one and
 	// returns the size of the page that holds it.
 	TranslateKernel(va uint64) (pa uint64, pageSize uint64, err error)
+}
+
+// Machiner is implemented by dumps whose headers say which machine they
+// were taken on (an ELF core's e_machine, a minidump's magic string).
+type Machiner interface {
+	// Machine returns the dump's machine type.
+	Machine() elf.Machine
+}
+
+// Warner is implemented by dumps that opened although they are damaged
+// or incomplete (a file that ends early, pages that its index promises
+// but the file lacks): Warnings says what is missing, one line each.
+type Warner interface {
+	// Warnings lists what the dump lacks; none for an intact dump.
+	Warnings() []string
 }
 
 // CPUNotes is implemented by dumps that record per-CPU register state
