@@ -183,3 +183,54 @@ func LinuxPrefixes(name string, n int) [][]byte {
 	}
 	return out
 }
+
+// RequireEnv names the environment variable that makes an absent fixture
+// or reference tool fail a test instead of skipping it. .ci/run sets it
+// to 1, so that a CI run cannot pass by skipping the tests on real data.
+const RequireEnv = "KDAP_REQUIRE_FIXTURES"
+
+// Required reports whether absent fixtures and tools fail tests.
+func Required() bool {
+	v := os.Getenv(RequireEnv)
+	return v != "" && v != "0"
+}
+
+// Missing ends t because what it needs is absent: a skip that says how to
+// get it on a developer's machine, or a failure when Required.
+func Missing(t testing.TB, what, get string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("%s is absent (%s=1 makes this a failure): %s", what, RequireEnv, get)
+	}
+	t.Skipf("%s is absent: %s", what, get)
+}
+
+// FreeBSDLLDBRoot is the folder where testdata/freebsd-lldb/fetch.sh puts
+// LLDB's real FreeBSD vmcores: $KDAP_FREEBSD_LLDB, else
+// $XDG_CACHE_HOME/kdap-freebsd-lldb, else ~/.cache/kdap-freebsd-lldb.
+func FreeBSDLLDBRoot() string {
+	if root := os.Getenv("KDAP_FREEBSD_LLDB"); root != "" {
+		return root
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "kdap-freebsd-lldb")
+}
+
+// FreeBSDLLDB returns the path of one of the fetched LLDB files
+// ("vmcore-arm64-minidump", "kernel-arm64", "TestFreeBSDKernelVMCore.py"),
+// or ends the test through Missing.
+func FreeBSDLLDB(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(FreeBSDLLDBRoot(), name)
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		Missing(t, "LLDB's FreeBSD vmcore file "+p, "run testdata/freebsd-lldb/fetch.sh (or set KDAP_FREEBSD_LLDB)")
+	}
+	return p
+}
