@@ -1,14 +1,17 @@
-// Package elfcore reads ELF64 core files whose PT_LOAD segments describe
-// physical memory: FreeBSD full dumps, QEMU's dump-guest-memory without
-// paging, and Linux /proc/vmcore copies (where p_paddr is physical and
-// p_vaddr may be virtual).
+// Package elfcore reads ELF core files whose PT_LOAD segments describe
+// physical memory: FreeBSD full dumps (ELF64 on amd64, ELF32 on i386),
+// QEMU's dump-guest-memory without paging, and Linux /proc/vmcore copies
+// (where p_paddr is physical and p_vaddr may be virtual).
+//
+// The ELF and program headers are parsed here rather than by debug/elf,
+// which refuses the e_version 0 that FreeBSD writes. Both classes and both
+// byte orders are read.
 package elfcore
 
 import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -42,9 +45,7 @@ type Segment struct {
 // Dump is an opened ELF core. It is safe for concurrent use.
 type Dump struct {
 	f       core.File
-	machine elf.Machine
-	osabi   elf.OSABI
-	order   binary.ByteOrder
+	hdr     *fileHeader
 	segs    []Segment // sorted by PAddr, non-overlapping
 	loads   int       // PT_LOAD segments in the file
 	notes   []Note
@@ -57,9 +58,13 @@ func init() {
 	core.Register(core.Format{Name: "ELF core", Probe: Probe, Open: func(f core.File) (core.Dump, error) { return Open(f) }})
 }
 
-// Probe reports whether head is the start of an ELF64 ET_CORE file.
+// Probe reports whether head is the start of an ELF32 or ELF64 ET_CORE
+// file of either byte order.
 func Probe(head []byte) bool {
-	if len(head) < 18 || !bytes.HasPrefix(head, []byte(elf.ELFMAG)) || elf.Class(head[elf.EI_CLASS]) != elf.ELFCLASS64 {
+	if len(head) < 18 || !bytes.HasPrefix(head, []byte(elf.ELFMAG)) {
+		return false
+	}
+	if c := elf.Class(head[elf.EI_CLASS]); c != elf.ELFCLASS64 && c != elf.ELFCLASS32 {
 		return false
 	}
 	var t uint16
@@ -74,56 +79,40 @@ func Probe(head []byte) bool {
 	return elf.Type(t) == elf.ET_CORE
 }
 
-// Open parses the ELF header, program headers and notes of f.
+// Open parses the ELF header, program headers and notes of f. A header
+// that contradicts itself or the file gives a *FormatError.
 func Open(f core.File) (*Dump, error) {
 	size := f.Size()
-	var ident [64]byte
-	if size < int64(len(ident)) {
-		return nil, fmt.Errorf("ELF header: file is %d bytes, shorter than the 64-byte ELF64 header", size)
-	}
-	if _, err := f.ReadAt(ident[:], 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("ELF header: %w", err)
-	}
-	if !Probe(ident[:]) {
-		return nil, fmt.Errorf("ELF header: not an ELF64 core file (file offset 0x0)")
-	}
-	var order binary.ByteOrder = binary.LittleEndian
-	if elf.Data(ident[elf.EI_DATA]) == elf.ELFDATA2MSB {
-		order = binary.BigEndian
-	}
-	// Check the program header table before debug/elf reads it, for a
-	// clearer error than a short read.
-	phoff := order.Uint64(ident[32:])
-	phentsize := uint64(order.Uint16(ident[54:]))
-	phnum := uint64(order.Uint16(ident[56:]))
-	if phnum > 0 && phentsize != 56 {
-		return nil, fmt.Errorf("ELF header: e_phentsize %d, expected 56 for ELF64 (file offset 0x36)", phentsize)
-	}
-	if phoff > uint64(size) || phnum*56 > uint64(size)-phoff {
-		return nil, fmt.Errorf("ELF header: %d program headers at file offset %#x extend past the end of the file (size %#x)", phnum, phoff, size)
-	}
-	ef, err := elf.NewFile(io.NewSectionReader(f, 0, size))
+	h, err := readHeader(f, size)
 	if err != nil {
-		return nil, fmt.Errorf("ELF core: %w", err)
+		return nil, err
 	}
-	d := &Dump{f: f, machine: ef.Machine, osabi: ef.OSABI, order: order}
+	d := &Dump{f: f, hdr: h}
 	var loads []Segment
-	for i, p := range ef.Progs {
-		switch p.Type {
+	noteBytes := uint64(0)
+	err = h.eachProg(f, func(p *progHeader) error {
+		switch p.typ {
 		case elf.PT_LOAD:
-			s := Segment{PAddr: p.Paddr, VAddr: p.Vaddr, Off: p.Off, FileSz: p.Filesz, MemSz: p.Memsz}
-			if err := checkSegment(s, i, phoff, size); err != nil {
-				return nil, err
+			if err := h.checkLoad(p, size); err != nil {
+				return err
 			}
 			d.loads++
-			if s.MemSz > 0 {
-				loads = append(loads, s)
+			if p.memsz > 0 {
+				loads = append(loads, Segment{PAddr: p.paddr, VAddr: p.vaddr, Off: p.off, FileSz: p.filesz, MemSz: p.memsz})
 			}
 		case elf.PT_NOTE:
-			if err := d.readNotes(p, i, size); err != nil {
-				return nil, err
+			if p.filesz > maxNoteBytes-noteBytes {
+				return formatErr(p.fieldOff(h.lay.pFilesz), "PT_NOTE program header %d: p_filesz %#x brings the notes past the %d-byte limit", p.index, p.filesz, maxNoteBytes)
+			}
+			noteBytes += p.filesz
+			if err := d.readNotes(p, size); err != nil {
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(loads) > 1 {
 		allZero := true
@@ -131,7 +120,7 @@ func Open(f core.File) (*Dump, error) {
 			allZero = allZero && s.PAddr == 0
 		}
 		if allZero {
-			return nil, fmt.Errorf("ELF core: all %d PT_LOAD segments have p_paddr 0: this core describes virtual memory, not physical", len(loads))
+			return nil, formatErr(h.phoff, "all %d PT_LOAD segments have p_paddr 0: this core describes virtual memory, not physical", len(loads))
 		}
 	}
 	d.segs = mergeSegments(loads)
@@ -141,16 +130,21 @@ func Open(f core.File) (*Dump, error) {
 	return d, nil
 }
 
-func checkSegment(s Segment, i int, phoff uint64, size int64) error {
-	where := fmt.Sprintf("program header %d (file offset %#x)", i, phoff+56*uint64(i))
-	if s.FileSz > s.MemSz {
-		return fmt.Errorf("ELF core: %s: p_filesz %#x is larger than p_memsz %#x", where, s.FileSz, s.MemSz)
+// checkLoad checks one PT_LOAD header against itself and the file.
+func (h *fileHeader) checkLoad(p *progHeader, size int64) error {
+	lay := h.lay
+	if p.filesz > p.memsz {
+		return formatErr(p.fieldOff(lay.pFilesz), "program header %d: p_filesz %#x is larger than p_memsz %#x", p.index, p.filesz, p.memsz)
 	}
-	if s.Off > uint64(size) || s.FileSz > uint64(size)-s.Off {
-		return fmt.Errorf("ELF core: %s: segment data [%#x, %#x) extends past the end of the file (size %#x): truncated core?", where, s.Off, s.Off+s.FileSz, size)
+	if p.off+p.filesz < p.off {
+		return formatErr(p.fieldOff(lay.pOffset), "program header %d: p_offset %#x + p_filesz %#x wraps around", p.index, p.off, p.filesz)
 	}
-	if s.PAddr+s.MemSz < s.PAddr {
-		return fmt.Errorf("ELF core: %s: physical range %#x + %#x wraps around the address space", where, s.PAddr, s.MemSz)
+	if p.off > uint64(size) || p.filesz > uint64(size)-p.off {
+		return formatErr(p.fieldOff(lay.pOffset), "program header %d: segment data [%#x, %#x) extends past the end of the file (size %#x): truncated core?", p.index, p.off, p.off+p.filesz, size)
+	}
+	end := p.paddr + p.memsz
+	if end < p.paddr || (h.class == elf.ELFCLASS32 && end > 1<<32) {
+		return formatErr(p.fieldOff(lay.pPaddr), "program header %d: p_paddr %#x + p_memsz %#x wraps around the %d-bit address space", p.index, p.paddr, p.memsz, 8*lay.word)
 	}
 	return nil
 }
@@ -191,21 +185,17 @@ func mergeSegments(in []Segment) []Segment {
 }
 
 // readNotes parses the notes of one PT_NOTE segment.
-func (d *Dump) readNotes(p *elf.Prog, i int, size int64) error {
-	where := fmt.Sprintf("PT_NOTE program header %d", i)
-	if p.Off > uint64(size) || p.Filesz > uint64(size)-p.Off {
-		return fmt.Errorf("ELF core: %s: notes [%#x, %#x) extend past the end of the file (size %#x)", where, p.Off, p.Off+p.Filesz, size)
+func (d *Dump) readNotes(p *progHeader, size int64) error {
+	if p.off+p.filesz < p.off || p.off > uint64(size) || p.filesz > uint64(size)-p.off {
+		return formatErr(p.fieldOff(d.hdr.lay.pOffset), "PT_NOTE program header %d: notes [%#x, %#x) extend past the end of the file (size %#x)", p.index, p.off, p.off+p.filesz, size)
 	}
-	if p.Filesz > maxNoteBytes {
-		return fmt.Errorf("ELF core: %s: %d bytes of notes exceed the %d-byte limit", where, p.Filesz, maxNoteBytes)
+	buf := make([]byte, p.filesz)
+	if err := readAt(d.f, buf, p.off); err != nil {
+		return fmt.Errorf("reading the notes of program header %d at file offset %#x: %w", p.index, p.off, err)
 	}
-	buf := make([]byte, p.Filesz)
-	if _, err := d.f.ReadAt(buf, int64(p.Off)); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("ELF core: %s: %w", where, err)
-	}
-	notes, err := ParseNotes(buf, d.order)
-	if err != nil {
-		return fmt.Errorf("ELF core: %s at file offset %#x: %w", where, p.Off, err)
+	notes, at, msg := parseNotes(buf, d.hdr.order)
+	if msg != "" {
+		return formatErr(p.off+at, "PT_NOTE program header %d: %s", p.index, msg)
 	}
 	d.notes = append(d.notes, notes...)
 	return nil
@@ -214,7 +204,16 @@ func (d *Dump) readNotes(p *elf.Prog, i int, size int64) error {
 // ParseNotes decodes a sequence of ELF notes (4-byte aligned name and
 // descriptor, as in core files).
 func ParseNotes(b []byte, order binary.ByteOrder) ([]Note, error) {
-	var notes []Note
+	notes, at, msg := parseNotes(b, order)
+	if msg != "" {
+		return nil, fmt.Errorf("%s at offset %#x", msg, at)
+	}
+	return notes, nil
+}
+
+// parseNotes decodes notes; on error it returns the offset in b of the bad
+// note and what is wrong with it.
+func parseNotes(b []byte, order binary.ByteOrder) (notes []Note, at uint64, msg string) {
 	off := 0
 	for len(b)-off >= 12 {
 		namesz := uint64(order.Uint32(b[off:]))
@@ -225,7 +224,7 @@ func ParseNotes(b []byte, order binary.ByteOrder) ([]Note, error) {
 		descStart := align4(nameEnd)
 		descEnd := descStart + descsz
 		if descEnd > uint64(len(b)) {
-			return nil, fmt.Errorf("note %d at offset %#x: name (%d bytes) and descriptor (%d bytes) run past the %d bytes of notes", len(notes), off, namesz, descsz, len(b))
+			return nil, uint64(off), fmt.Sprintf("note %d: n_namesz %d and n_descsz %d run past the %d bytes of notes", len(notes), namesz, descsz, len(b))
 		}
 		owner := string(bytes.TrimRight(b[p:nameEnd], "\x00"))
 		notes = append(notes, Note{Owner: owner, Type: typ, Desc: b[descStart:descEnd:descEnd]})
@@ -235,7 +234,7 @@ func ParseNotes(b []byte, order binary.ByteOrder) ([]Note, error) {
 		}
 		off = int(next)
 	}
-	return notes, nil
+	return notes, 0, ""
 }
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
@@ -244,7 +243,7 @@ func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 func (d *Dump) Format() string { return "ELF core (physical memory)" }
 
 // Machine returns the ELF e_machine.
-func (d *Dump) Machine() elf.Machine { return d.machine }
+func (d *Dump) Machine() elf.Machine { return d.hdr.machine }
 
 // Notes returns every note of every PT_NOTE segment, in file order.
 func (d *Dump) Notes() []Note { return append([]Note(nil), d.notes...) }
@@ -267,9 +266,12 @@ func (d *Dump) CPURegisters() [][]byte {
 
 // Info lists the header facts.
 func (d *Dump) Info() []core.Field {
+	h := d.hdr
 	return []core.Field{
-		{Name: "machine", Value: d.machine.String()},
-		{Name: "OS/ABI", Value: d.osabi.String()},
+		{Name: "ELF class", Value: fmt.Sprintf("%v, %v", h.class, h.data)},
+		{Name: "ELF version", Value: fmt.Sprintf("e_version %d (%v), EI_VERSION %d", h.version, elf.Version(h.version), uint8(h.identVersion))},
+		{Name: "machine", Value: h.machine.String()},
+		{Name: "OS/ABI", Value: fmt.Sprintf("%v, ABI version %d", h.osabi, h.abiVersion)},
 		{Name: "PT_LOAD segments", Value: fmt.Sprint(d.loads)},
 		{Name: "physical bytes covered", Value: fmt.Sprintf("%d (%#x)", d.covered, d.covered)},
 		{Name: "notes", Value: fmt.Sprint(len(d.notes))},

@@ -27,17 +27,49 @@ type note struct {
 	desc []byte
 }
 
+// byteOrder is a byte order that can also append.
+type byteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+// spec describes a synthetic core file.
+type spec struct {
+	class   elf.Class // ELFCLASS64 unless set
+	order   byteOrder
+	version uint32 // e_version
+	osabi   elf.OSABI
+	machine elf.Machine
+	typ     elf.Type
+	phs     []phdr
+	notes   []note
+	data    map[uint64][]byte
+}
+
 // buildCore writes an ELF64 little-endian core by the ELF specification:
 // header, program headers, then the given data at the offsets phdrs name.
 // A PT_NOTE header with off 0 gets the encoded notes appended.
 func buildCore(phs []phdr, notes []note, data map[uint64][]byte, fileType elf.Type) []byte {
-	le := binary.LittleEndian
+	return spec{version: 1, machine: elf.EM_X86_64, typ: fileType, phs: phs, notes: notes, data: data}.build()
+}
+
+// build writes the core that s describes, in its class and byte order.
+func (s spec) build() []byte {
+	o := s.order
+	if o == nil {
+		o = binary.LittleEndian
+	}
+	is32 := s.class == elf.ELFCLASS32
+	ehsize, phsize := 64, 56
+	if is32 {
+		ehsize, phsize = 52, 32
+	}
 	var nb []byte
-	for _, n := range notes {
+	for _, n := range s.notes {
 		name := append([]byte(n.name), 0)
-		nb = le.AppendUint32(nb, uint32(len(name)))
-		nb = le.AppendUint32(nb, uint32(len(n.desc)))
-		nb = le.AppendUint32(nb, n.typ)
+		nb = o.AppendUint32(nb, uint32(len(name)))
+		nb = o.AppendUint32(nb, uint32(len(n.desc)))
+		nb = o.AppendUint32(nb, n.typ)
 		nb = append(nb, name...)
 		for len(nb)%4 != 0 {
 			nb = append(nb, 0)
@@ -47,35 +79,53 @@ func buildCore(phs []phdr, notes []note, data map[uint64][]byte, fileType elf.Ty
 			nb = append(nb, 0)
 		}
 	}
-	out := make([]byte, 64+56*len(phs))
+	out := make([]byte, ehsize+phsize*len(s.phs))
 	copy(out, elf.ELFMAG)
 	out[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	if is32 {
+		out[elf.EI_CLASS] = byte(elf.ELFCLASS32)
+	}
 	out[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	if o == binary.BigEndian {
+		out[elf.EI_DATA] = byte(elf.ELFDATA2MSB)
+	}
 	out[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	le.PutUint16(out[16:], uint16(fileType))
-	le.PutUint16(out[18:], uint16(elf.EM_X86_64))
-	le.PutUint32(out[20:], 1)
-	le.PutUint64(out[32:], 64) // e_phoff
-	le.PutUint16(out[52:], 64) // e_ehsize
-	le.PutUint16(out[54:], 56) // e_phentsize
-	le.PutUint16(out[56:], uint16(len(phs)))
-	le.PutUint16(out[58:], 64) // e_shentsize
-	for i, p := range phs {
+	out[elf.EI_OSABI] = byte(s.osabi)
+	o.PutUint16(out[16:], uint16(s.typ))
+	o.PutUint16(out[18:], uint16(s.machine))
+	o.PutUint32(out[20:], s.version)
+	if is32 {
+		o.PutUint32(out[28:], 52) // e_phoff
+		o.PutUint16(out[40:], 52) // e_ehsize
+		o.PutUint16(out[42:], 32) // e_phentsize
+		o.PutUint16(out[44:], uint16(len(s.phs)))
+		o.PutUint16(out[46:], 40) // e_shentsize
+	} else {
+		o.PutUint64(out[32:], 64) // e_phoff
+		o.PutUint16(out[52:], 64) // e_ehsize
+		o.PutUint16(out[54:], 56) // e_phentsize
+		o.PutUint16(out[56:], uint16(len(s.phs)))
+		o.PutUint16(out[58:], 64) // e_shentsize
+	}
+	for i, p := range s.phs {
 		if p.typ == elf.PT_NOTE && p.off == 0 {
 			p.off, p.filesz = uint64(len(out)), uint64(len(nb))
 			out = append(out, nb...)
 		}
-		h := out[64+56*i:]
-		le.PutUint32(h[0:], uint32(p.typ))
-		le.PutUint32(h[4:], 7)
-		le.PutUint64(h[8:], p.off)
-		le.PutUint64(h[16:], p.vaddr)
-		le.PutUint64(h[24:], p.paddr)
-		le.PutUint64(h[32:], p.filesz)
-		le.PutUint64(h[40:], p.memsz)
-		le.PutUint64(h[48:], 0x1000)
+		h := out[ehsize+phsize*i:]
+		o.PutUint32(h[0:], uint32(p.typ))
+		if is32 {
+			for j, v := range []uint64{p.off, p.vaddr, p.paddr, p.filesz, p.memsz, 7, 0x1000} {
+				o.PutUint32(h[4+4*j:], uint32(v))
+			}
+			continue
+		}
+		o.PutUint32(h[4:], 7)
+		for j, v := range []uint64{p.off, p.vaddr, p.paddr, p.filesz, p.memsz, 0x1000} {
+			o.PutUint64(h[8+8*j:], v)
+		}
 	}
-	for off, b := range data {
+	for off, b := range s.data {
 		for uint64(len(out)) < off+uint64(len(b)) {
 			out = append(out, 0)
 		}
@@ -114,12 +164,7 @@ func TestReadPhys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		pa     uint64
-		n      int
-		want   []byte
-		absent uint64
-	}{
+	checkReads(t, d, []readCase{
 		{pa: 0x1000, n: 2, want: []byte{0x10, 0x10}},
 		{pa: 0x1fff, n: 2, want: []byte{0x10, 0x11}},
 		{pa: 0x2ffe, n: 4, want: []byte{0x11, 0x11, 0, 0}}, // past p_filesz reads zero
@@ -127,21 +172,7 @@ func TestReadPhys(t *testing.T) {
 		{pa: 0x3fff, n: 2, absent: 0x4000},
 		{pa: 0x0, n: 1, absent: 0x0},
 		{pa: 0x101000, n: 1, absent: 0x101000},
-	}
-	for _, tc := range tests {
-		b := make([]byte, tc.n)
-		err := d.ReadPhys(b, tc.pa)
-		if tc.want == nil {
-			var np *core.NotPresentError
-			if !errors.As(err, &np) || np.Addr != tc.absent {
-				t.Errorf("ReadPhys(%#x): %v, want NotPresentError at %#x", tc.pa, err, tc.absent)
-			}
-			continue
-		}
-		if err != nil || !bytes.Equal(b, tc.want) {
-			t.Errorf("ReadPhys(%#x) = %x, %v; want %x", tc.pa, b, err, tc.want)
-		}
-	}
+	})
 	if got := len(d.Segments()); got != 2 {
 		t.Errorf("%d segments after dropping the duplicate, want 2", got)
 	}
@@ -180,37 +211,220 @@ func TestNotesAndInfo(t *testing.T) {
 	}
 }
 
+// sampleFreeBSD is laid out like a FreeBSD full dump: ELF64 with e_version
+// 0 and OS/ABI 0xff, one PT_LOAD per physical memory chunk, no notes.
+func sampleFreeBSD() []byte {
+	return spec{
+		version: 0, osabi: 0xff, machine: elf.EM_X86_64, typ: elf.ET_CORE,
+		phs: []phdr{
+			{typ: elf.PT_LOAD, off: 0x1000, paddr: 0, filesz: 0x1000, memsz: 0x1000},
+			{typ: elf.PT_LOAD, off: 0x2000, vaddr: 0x104000, paddr: 0x104000, filesz: 0x2000, memsz: 0x2000},
+		},
+		data: map[uint64][]byte{0x1000: fill(0x1000, 0x20), 0x2000: fill(0x2000, 0x30)},
+	}.build()
+}
+
+// sample32 is laid out like a FreeBSD i386 full dump: ELF32, EM_386,
+// e_version 0, OS/ABI 0xff; its second segment has a zero tail.
+func sample32() []byte {
+	return spec{
+		class: elf.ELFCLASS32, version: 0, osabi: 0xff, machine: elf.EM_386, typ: elf.ET_CORE,
+		phs: []phdr{
+			{typ: elf.PT_LOAD, off: 0x1000, paddr: 0, filesz: 0x1000, memsz: 0x1000},
+			{typ: elf.PT_LOAD, off: 0x2000, paddr: 0x100000, filesz: 0x2000, memsz: 0x3000},
+			{typ: elf.PT_NOTE},
+		},
+		notes: []note{{"FreeBSD", 7, []byte("x86")}},
+		data:  map[uint64][]byte{0x1000: fill(0x1000, 0x50), 0x2000: fill(0x2000, 0x60)},
+	}.build()
+}
+
+func infoMap(d *Dump) map[string]string {
+	m := map[string]string{}
+	for _, f := range d.Info() {
+		m[f.Name] = f.Value
+	}
+	return m
+}
+
+// readCase is one ReadPhys expectation: want bytes, or else the address
+// of the NotPresentError.
+type readCase struct {
+	pa     uint64
+	n      int
+	want   []byte
+	absent uint64
+}
+
+func checkReads(t *testing.T, d *Dump, tests []readCase) {
+	t.Helper()
+	for _, tc := range tests {
+		b := make([]byte, tc.n)
+		err := d.ReadPhys(b, tc.pa)
+		if tc.want == nil {
+			var np *core.NotPresentError
+			if !errors.As(err, &np) || np.Addr != tc.absent {
+				t.Errorf("ReadPhys(%#x): %v, want NotPresentError at %#x", tc.pa, err, tc.absent)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(b, tc.want) {
+			t.Errorf("ReadPhys(%#x) = %x, %v; want %x", tc.pa, b, err, tc.want)
+		}
+	}
+}
+
+// FreeBSD writes e_version 0 (EV_NONE) and OS/ABI 0xff, which debug/elf
+// refuses; they are only reported.
+func TestFreeBSDHeader(t *testing.T) {
+	d, err := Open(bytes.NewReader(sampleFreeBSD()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Machine() != elf.EM_X86_64 {
+		t.Errorf("machine %v", d.Machine())
+	}
+	info := infoMap(d)
+	for k, v := range map[string]string{
+		"ELF class": "ELFCLASS64, ELFDATA2LSB", "ELF version": "e_version 0 (EV_NONE), EI_VERSION 1",
+		"OS/ABI": "ELFOSABI_STANDALONE, ABI version 0", "PT_LOAD segments": "2", "notes": "0",
+	} {
+		if info[k] != v {
+			t.Errorf("Info %s = %q, want %q", k, info[k], v)
+		}
+	}
+	checkReads(t, d, []readCase{
+		{pa: 0, n: 2, want: []byte{0x20, 0x20}},
+		{pa: 0x104fff, n: 2, want: []byte{0x30, 0x31}},
+		{pa: 0x1000, n: 1, absent: 0x1000},
+		{pa: 0x105ffe, n: 4, absent: 0x106000},
+	})
+}
+
+func TestELF32(t *testing.T) {
+	d, err := Open(bytes.NewReader(sample32()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Machine() != elf.EM_386 {
+		t.Errorf("machine %v", d.Machine())
+	}
+	if n := d.Notes(); len(n) != 1 || n[0].Owner != "FreeBSD" || string(n[0].Desc) != "x86" {
+		t.Errorf("notes %+v", n)
+	}
+	if got := infoMap(d)["ELF class"]; got != "ELFCLASS32, ELFDATA2LSB" {
+		t.Errorf("ELF class %q", got)
+	}
+	checkReads(t, d, []readCase{
+		{pa: 0xffe, n: 2, want: []byte{0x50, 0x50}},
+		{pa: 0x100ffe, n: 4, want: []byte{0x60, 0x60, 0x61, 0x61}},
+		{pa: 0x101ffe, n: 4, want: []byte{0x61, 0x61, 0, 0}},
+		{pa: 0x102ffe, n: 4, absent: 0x103000},
+	})
+}
+
+func TestBigEndian(t *testing.T) {
+	for _, class := range []elf.Class{elf.ELFCLASS64, elf.ELFCLASS32} {
+		t.Run(class.String(), func(t *testing.T) {
+			b := spec{
+				class: class, order: binary.BigEndian, version: 1, machine: elf.EM_PPC64, typ: elf.ET_CORE,
+				phs: []phdr{
+					{typ: elf.PT_NOTE},
+					{typ: elf.PT_LOAD, off: 0x1000, paddr: 0x8000, filesz: 0x1000, memsz: 0x1000},
+				},
+				notes: []note{{"CORE", 1, []byte{1, 2, 3, 4}}},
+				data:  map[uint64][]byte{0x1000: fill(0x1000, 0x70)},
+			}.build()
+			if !Probe(b) {
+				t.Error("Probe refuses it")
+			}
+			d, err := Open(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Machine() != elf.EM_PPC64 || len(d.CPURegisters()) != 1 {
+				t.Errorf("machine %v, %d NT_PRSTATUS", d.Machine(), len(d.CPURegisters()))
+			}
+			checkReads(t, d, []readCase{{pa: 0x8ffe, n: 2, want: []byte{0x70, 0x70}}, {pa: 0x9000, n: 1, absent: 0x9000}})
+		})
+	}
+}
+
+// withXNum moves b's program header count into section header 0, as for
+// an e_phnum of PN_XNUM; shentsize is what e_shentsize says.
+func withXNum(b []byte, shentsize uint16) []byte {
+	le := binary.LittleEndian
+	n := le.Uint16(b[56:])
+	le.PutUint16(b[56:], 0xffff)
+	le.PutUint64(b[40:], uint64(len(b))) // e_shoff
+	le.PutUint16(b[58:], shentsize)
+	sh := make([]byte, 64)
+	le.PutUint32(sh[44:], uint32(n)) // sh_info
+	return append(b, sh...)
+}
+
+func TestExtendedPhnum(t *testing.T) {
+	d, err := Open(bytes.NewReader(withXNum(sampleFreeBSD(), 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.loads != 2 {
+		t.Errorf("%d PT_LOADs, want 2", d.loads)
+	}
+}
+
 func TestCorrupt(t *testing.T) {
 	le := binary.LittleEndian
 	ph := func(i int) int { return 64 + 56*i }
+	ph32 := func(i int) int { return 52 + 32*i }
+	// In sample the notes follow the four program headers: the first note
+	// (CORE, 336 bytes) at ph(4), the second at ph(4)+356.
 	tests := []struct {
 		name   string
+		build  func() []byte
 		mutate func(b []byte) []byte
 		want   string
+		off    int
 	}{
-		{"short", func(b []byte) []byte { return b[:40] }, "shorter than the 64-byte ELF64 header"},
-		{"not a core", func(b []byte) []byte { le.PutUint16(b[16:], uint16(elf.ET_EXEC)); return b }, "not an ELF64 core"},
-		{"phentsize", func(b []byte) []byte { le.PutUint16(b[54:], 32); return b }, "e_phentsize 32"},
-		{"program headers past end", func(b []byte) []byte { le.PutUint16(b[56:], 60000); return b }, "60000 program headers"},
-		{"segment past end", func(b []byte) []byte { le.PutUint64(b[ph(3)+32:], 1<<40); le.PutUint64(b[ph(3)+40:], 1<<40); return b }, "program header 3 (file offset 0xe8): segment data"},
-		{"filesz above memsz", func(b []byte) []byte { le.PutUint64(b[ph(2)+40:], 0x1000); return b }, "p_filesz 0x2000 is larger than p_memsz 0x1000"},
-		{"wrapping range", func(b []byte) []byte { le.PutUint64(b[ph(2)+24:], ^uint64(0)-0x100); return b }, "wraps around"},
-		// The notes follow the four program headers, so ph(4)+4 is the first
-		// note's descsz.
-		{"note too long", func(b []byte) []byte { le.PutUint32(b[ph(4)+4:], 1<<30); return b }, "run past"},
-		{"virtual core", func(b []byte) []byte {
+		{"short ident", sample, func(b []byte) []byte { return b[:10] }, "shorter than the 16-byte ELF identification", 0},
+		{"short", sample, func(b []byte) []byte { return b[:40] }, "shorter than the 64-byte ELF64 header", 0},
+		{"short ELF32", sample32, func(b []byte) []byte { return b[:40] }, "shorter than the 52-byte ELF32 header", 0},
+		{"magic", sample, func(b []byte) []byte { b[1] = 'X'; return b }, "magic", 0},
+		{"class", sample, func(b []byte) []byte { b[4] = 3; return b }, "EI_CLASS 3", 4},
+		{"data", sample, func(b []byte) []byte { b[5] = 0; return b }, "EI_DATA 0", 5},
+		{"not a core", sample, func(b []byte) []byte { le.PutUint16(b[16:], uint16(elf.ET_EXEC)); return b }, "e_type ET_EXEC is not ET_CORE", 16},
+		{"phentsize", sample, func(b []byte) []byte { le.PutUint16(b[54:], 32); return b }, "e_phentsize 32, expected 56", 0x36},
+		{"phentsize ELF32", sample32, func(b []byte) []byte { le.PutUint16(b[42:], 56); return b }, "e_phentsize 56, expected 32", 42},
+		{"program headers past end", sample, func(b []byte) []byte { le.PutUint16(b[56:], 60000); return b }, "e_phoff 0x40: 60000 program headers", 0x20},
+		{"program headers past end ELF32", sample32, func(b []byte) []byte { le.PutUint16(b[44:], 60000); return b }, "e_phoff 0x34: 60000 program headers", 28},
+		{"phoff", sample, func(b []byte) []byte { le.PutUint64(b[32:], 1<<63); return b }, "e_phoff 0x8000000000000000", 0x20},
+		{"xnum shoff", sampleFreeBSD, func(b []byte) []byte { b = withXNum(b, 64); le.PutUint64(b[40:], 0); return b }, "e_shoff is 0", 40},
+		{"xnum shentsize", sampleFreeBSD, func(b []byte) []byte { return withXNum(b, 40) }, "e_shentsize 40", 58},
+		{"xnum section header past end", sampleFreeBSD, func(b []byte) []byte { b = withXNum(b, 64); return b[:len(b)-1] }, "e_shoff", 40},
+		{"xnum count", sampleFreeBSD, func(b []byte) []byte { b = withXNum(b, 64); le.PutUint32(b[len(b)-20:], 1<<30); return b }, "1073741824 program headers", 0x20},
+		{"filesz above memsz", sample, func(b []byte) []byte { le.PutUint64(b[ph(2)+40:], 0x1000); return b }, "program header 2: p_filesz 0x2000 is larger than p_memsz 0x1000", ph(2) + 32},
+		{"filesz above memsz ELF32", sample32, func(b []byte) []byte { le.PutUint32(b[ph32(1)+20:], 0x1000); return b }, "program header 1: p_filesz 0x2000 is larger than p_memsz 0x1000", ph32(1) + 16},
+		{"offset wraps", sample, func(b []byte) []byte { le.PutUint64(b[ph(3)+8:], ^uint64(0)-0x10); return b }, "program header 3: p_offset 0xffffffffffffffef + p_filesz 0x1000 wraps", ph(3) + 8},
+		{"physical range wraps", sample, func(b []byte) []byte { le.PutUint64(b[ph(2)+24:], ^uint64(0)-0x100); return b }, "program header 2: p_paddr 0xfffffffffffffeff + p_memsz 0x3000 wraps around the 64-bit", ph(2) + 24},
+		{"physical range wraps ELF32", sample32, func(b []byte) []byte { le.PutUint32(b[ph32(1)+12:], 0xfffff000); return b }, "program header 1: p_paddr 0xfffff000 + p_memsz 0x3000 wraps around the 32-bit", ph32(1) + 12},
+		{"note too long", sample, func(b []byte) []byte { le.PutUint32(b[ph(4)+4:], 1<<30); return b }, "note 0: n_namesz 5 and n_descsz 1073741824 run past", ph(4)},
+		{"second note too long", sample, func(b []byte) []byte { le.PutUint32(b[ph(4)+356:], 1<<20); return b }, "note 1: n_namesz 1048576", ph(4) + 356},
+		{"notes past end", sample, func(b []byte) []byte { le.PutUint64(b[ph(0)+8:], 1<<40); return b }, "PT_NOTE program header 0: notes [0x10000000000,", ph(0) + 8},
+		{"notes over the limit", sample, func(b []byte) []byte { le.PutUint64(b[ph(0)+32:], 1<<40); return b }, "PT_NOTE program header 0: p_filesz 0x10000000000 brings the notes past", ph(0) + 32},
+		{"virtual core", sample, func(b []byte) []byte {
 			for i := 1; i <= 3; i++ {
 				le.PutUint64(b[ph(i)+24:], 0)
 			}
 			return b
-		}, "p_paddr 0"},
+		}, "all 3 PT_LOAD segments have p_paddr 0", 0x40},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := tc.mutate(sample())
+			b := tc.mutate(tc.build())
 			_, err := Open(bytes.NewReader(b))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Open error = %v, want %q", err, tc.want)
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(fe.Msg, tc.want) || fe.Off != int64(tc.off) {
+				t.Fatalf("Open error = %v, want a FormatError %q at file offset %#x", err, tc.want, tc.off)
 			}
 		})
 	}
@@ -220,12 +434,15 @@ func TestProbe(t *testing.T) {
 	b := sample()
 	exec := append([]byte(nil), b...)
 	binary.LittleEndian.PutUint16(exec[16:], uint16(elf.ET_EXEC))
-	elf32 := append([]byte(nil), b...)
-	elf32[elf.EI_CLASS] = byte(elf.ELFCLASS32)
+	class3 := append([]byte(nil), b...)
+	class3[elf.EI_CLASS] = 3
 	for _, tc := range []struct {
 		head []byte
 		want bool
-	}{{b, true}, {exec, false}, {elf32, false}, {b[:10], false}, {[]byte("minidump FreeBSD/amd64"), false}} {
+	}{
+		{b, true}, {sample32(), true}, {sampleFreeBSD(), true}, {exec, false}, {class3, false},
+		{b[:10], false}, {[]byte("minidump FreeBSD/amd64"), false},
+	} {
 		if got := Probe(tc.head); got != tc.want {
 			t.Errorf("Probe(%q...) = %v", tc.head[:min(len(tc.head), 8)], got)
 		}
