@@ -6,21 +6,29 @@
 // The ELF and program headers are parsed here rather than by debug/elf,
 // which refuses the e_version 0 that FreeBSD writes. Both classes and both
 // byte orders are read.
+//
+// A file that ends early (a dump device too small for the dump, an
+// interrupted dump, a sparse copy that stops at its last written byte)
+// still opens: the PT_LOAD data it holds reads as usual, what lies past
+// its end reads as *core.NotPresentError, and Warnings says how much is
+// missing.
 package elfcore
 
 import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/kdap/kdap/target/core"
 )
 
 const (
-	// maxNoteBytes bounds the note data read from one PT_NOTE segment.
+	// maxNoteBytes bounds the note data read from all PT_NOTE segments.
 	maxNoteBytes = 64 << 20
 	// ntPRStatus is the NT_PRSTATUS note type.
 	ntPRStatus = 1
@@ -38,8 +46,9 @@ type Segment struct {
 	PAddr  uint64 // first physical address
 	VAddr  uint64 // p_vaddr as recorded (may be virtual)
 	Off    uint64 // file offset of the data
-	FileSz uint64 // bytes present in the file
+	FileSz uint64 // bytes the segment has in the file (p_filesz)
 	MemSz  uint64 // bytes of memory described; beyond FileSz read as zero
+	InFile uint64 // bytes of FileSz that the file holds: less when it ends early
 }
 
 // Dump is an opened ELF core. It is safe for concurrent use.
@@ -50,6 +59,8 @@ type Dump struct {
 	loads   int       // PT_LOAD segments in the file
 	notes   []Note
 	covered uint64
+	size    int64    // the file's size
+	warn    []string // what Warnings returns
 }
 
 // init registers the format; core.OpenFile checks the error before the
@@ -87,18 +98,26 @@ func Open(f core.File) (*Dump, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dump{f: f, hdr: h}
+	d := &Dump{f: f, hdr: h, size: size}
 	var loads []Segment
+	var short []int // program headers of PT_LOADs that the file cuts short
+	missing := uint64(0)
 	noteBytes := uint64(0)
 	err = h.eachProg(f, func(p *progHeader) error {
 		switch p.typ {
 		case elf.PT_LOAD:
-			if err := h.checkLoad(p, size); err != nil {
+			if err := h.checkLoad(p); err != nil {
 				return err
 			}
 			d.loads++
+			s := Segment{PAddr: p.paddr, VAddr: p.vaddr, Off: p.off, FileSz: p.filesz, MemSz: p.memsz, InFile: p.filesz}
+			if end := p.off + p.filesz; end > uint64(size) {
+				s.InFile = uint64(size) - min(p.off, uint64(size))
+				short = append(short, p.index)
+				missing += s.FileSz - s.InFile
+			}
 			if p.memsz > 0 {
-				loads = append(loads, Segment{PAddr: p.paddr, VAddr: p.vaddr, Off: p.off, FileSz: p.filesz, MemSz: p.memsz})
+				loads = append(loads, s)
 			}
 		case elf.PT_NOTE:
 			if p.filesz > maxNoteBytes-noteBytes {
@@ -123,6 +142,9 @@ func Open(f core.File) (*Dump, error) {
 			return nil, formatErr(h.phoff, "all %d PT_LOAD segments have p_paddr 0: this core describes virtual memory, not physical", len(loads))
 		}
 	}
+	if len(short) > 0 {
+		d.warn = append(d.warn, fmt.Sprintf("the file ends early: %s of PT_LOAD data (%s) lie past its end (file size %#x)", byteSize(missing), headerList(short), size))
+	}
 	d.segs = mergeSegments(loads)
 	for _, s := range d.segs {
 		d.covered += s.MemSz
@@ -130,8 +152,9 @@ func Open(f core.File) (*Dump, error) {
 	return d, nil
 }
 
-// checkLoad checks one PT_LOAD header against itself and the file.
-func (h *fileHeader) checkLoad(p *progHeader, size int64) error {
+// checkLoad checks one PT_LOAD header. Data past the end of the file is
+// not an error: the file may end early, and Open keeps what it holds.
+func (h *fileHeader) checkLoad(p *progHeader) error {
 	lay := h.lay
 	if p.filesz > p.memsz {
 		return formatErr(p.fieldOff(lay.pFilesz), "program header %d: p_filesz %#x is larger than p_memsz %#x", p.index, p.filesz, p.memsz)
@@ -139,14 +162,47 @@ func (h *fileHeader) checkLoad(p *progHeader, size int64) error {
 	if p.off+p.filesz < p.off {
 		return formatErr(p.fieldOff(lay.pOffset), "program header %d: p_offset %#x + p_filesz %#x wraps around", p.index, p.off, p.filesz)
 	}
-	if p.off > uint64(size) || p.filesz > uint64(size)-p.off {
-		return formatErr(p.fieldOff(lay.pOffset), "program header %d: segment data [%#x, %#x) extends past the end of the file (size %#x): truncated core?", p.index, p.off, p.off+p.filesz, size)
-	}
 	end := p.paddr + p.memsz
 	if end < p.paddr || (h.class == elf.ELFCLASS32 && end > 1<<32) {
 		return formatErr(p.fieldOff(lay.pPaddr), "program header %d: p_paddr %#x + p_memsz %#x wraps around the %d-bit address space", p.index, p.paddr, p.memsz, 8*lay.word)
 	}
 	return nil
+}
+
+// byteSize writes n bytes for people: "12.5 MiB (0xc80000 bytes)".
+func byteSize(n uint64) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v, u := float64(n)/1024, 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	return fmt.Sprintf("%.1f %s (%#x bytes)", v, units[u], n)
+}
+
+// headerList names program headers by index, runs as ranges:
+// "program headers 1, 3–7".
+func headerList(idx []int) string {
+	if len(idx) == 1 {
+		return fmt.Sprintf("program header %d", idx[0])
+	}
+	var parts []string
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(idx[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d–%d", idx[i], idx[j]))
+		}
+		i = j + 1
+	}
+	return "program headers " + strings.Join(parts, ", ")
 }
 
 // mergeSegments sorts segments by physical address and removes overlaps:
@@ -172,10 +228,11 @@ func mergeSegments(in []Segment) []Segment {
 				s.VAddr += cut
 				s.MemSz -= cut
 				if cut >= s.FileSz {
-					s.FileSz = 0
+					s.FileSz, s.InFile = 0, 0
 				} else {
 					s.Off += cut
 					s.FileSz -= cut
+					s.InFile -= min(cut, s.InFile)
 				}
 			}
 		}
@@ -290,33 +347,36 @@ func (d *Dump) ReadPhys(b []byte, pa uint64) error {
 		if i == len(d.segs) || pa < d.segs[i].PAddr {
 			return &core.NotPresentError{Addr: pa, Reason: "no PT_LOAD segment covers it"}
 		}
+		// A segment is three runs: bytes in the file, bytes past the end of
+		// a file that ends early, and the zeros from p_filesz to p_memsz.
 		s := d.segs[i]
 		rel := pa - s.PAddr
 		n := uint64(len(b))
-		if n > s.MemSz-rel {
-			n = s.MemSz - rel
-		}
-		chunk := b[:n]
-		if rel < s.FileSz {
-			m := n
-			if m > s.FileSz-rel {
-				m = s.FileSz - rel
-			}
-			got, err := d.f.ReadAt(chunk[:m], int64(s.Off+rel))
-			if uint64(got) != m {
-				if err == nil {
+		switch {
+		case rel < s.InFile:
+			n = min(n, s.InFile-rel)
+			got, err := d.f.ReadAt(b[:n], int64(s.Off+rel))
+			if uint64(got) != n {
+				if err == nil || errors.Is(err, io.EOF) {
 					err = io.ErrUnexpectedEOF
 				}
 				return fmt.Errorf("ELF core: physical address %#x (file offset %#x): %w", pa, s.Off+rel, err)
 			}
-			chunk = chunk[m:]
+		case rel < s.FileSz:
+			return &core.NotPresentError{Addr: pa, Reason: fmt.Sprintf("the file ends early: its bytes would be at file offset %#x, past the end (file size %#x)", s.Off+rel, d.size)}
+		default:
+			n = min(n, s.MemSz-rel)
+			clear(b[:n])
 		}
-		clear(chunk) // p_memsz beyond p_filesz reads as zero
 		b = b[n:]
 		pa += n
 	}
 	return nil
 }
+
+// Warnings says what the dump lacks: PT_LOAD data past the end of a file
+// that ends early.
+func (d *Dump) Warnings() []string { return append([]string(nil), d.warn...) }
 
 // Close releases nothing: the file belongs to the caller.
 func (d *Dump) Close() error { return nil }

@@ -373,6 +373,105 @@ func TestExtendedPhnum(t *testing.T) {
 	}
 }
 
+// A file that ends early keeps what it holds: reads past its end say so,
+// p_filesz to p_memsz still reads as zeros, and Warnings counts the loss.
+func TestEndsEarly(t *testing.T) {
+	t.Run("ELF64", func(t *testing.T) {
+		d, err := Open(bytes.NewReader(sampleFreeBSD()[:0x2800]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "the file ends early: 6.0 KiB (0x1800 bytes) of PT_LOAD data (program header 1) lie past its end (file size 0x2800)"
+		if w := d.Warnings(); len(w) != 1 || w[0] != want {
+			t.Errorf("Warnings = %q, want %q", w, want)
+		}
+		checkReads(t, d, []readCase{
+			{pa: 0xffe, n: 2, want: []byte{0x20, 0x20}},
+			{pa: 0x1047fe, n: 2, want: []byte{0x30, 0x30}},
+			{pa: 0x1047fe, n: 4, absent: 0x104800},
+			{pa: 0x105000, n: 1, absent: 0x105000},
+		})
+		err = d.ReadPhys(make([]byte, 1), 0x104800)
+		var np *core.NotPresentError
+		if !errors.As(err, &np) || !strings.Contains(np.Reason, "the file ends early") || !strings.Contains(np.Reason, "file offset 0x2800") {
+			t.Errorf("ReadPhys past the end: %v", err)
+		}
+		if w, ok := core.As[core.Warner](d); !ok || len(w.Warnings()) != 1 {
+			t.Error("not a core.Warner with one warning")
+		}
+		s := d.Segments()
+		if len(s) != 2 || s[1].FileSz != 0x2000 || s[1].InFile != 0x800 {
+			t.Errorf("segments %+v", s)
+		}
+	})
+	t.Run("ELF32 zero tail", func(t *testing.T) {
+		d, err := Open(bytes.NewReader(sample32()[:0x3000]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Warnings()) != 1 {
+			t.Errorf("Warnings = %q", d.Warnings())
+		}
+		checkReads(t, d, []readCase{
+			{pa: 0x100ffe, n: 2, want: []byte{0x60, 0x60}},
+			{pa: 0x100ffe, n: 4, absent: 0x101000},
+			{pa: 0x101fff, n: 1, absent: 0x101fff},
+			{pa: 0x102000, n: 0x1000, want: make([]byte, 0x1000)},
+		})
+	})
+	t.Run("several segments", func(t *testing.T) {
+		var phs []phdr
+		for i := range 6 {
+			phs = append(phs, phdr{typ: elf.PT_LOAD, off: uint64(0x1000 * (i + 1)), paddr: uint64(0x100000 * (i + 1)), filesz: 0x1000, memsz: 0x1000})
+		}
+		b := spec{version: 1, machine: elf.EM_AARCH64, typ: elf.ET_CORE, phs: phs, data: map[uint64][]byte{0x1000: fill(0x6000, 1)}}.build()
+		d, err := Open(bytes.NewReader(b[:0x3400]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "the file ends early: 15.0 KiB (0x3c00 bytes) of PT_LOAD data (program headers 2–5) lie past its end (file size 0x3400)"
+		if w := d.Warnings(); len(w) != 1 || w[0] != want {
+			t.Errorf("Warnings = %q, want %q", w, want)
+		}
+		checkReads(t, d, []readCase{
+			{pa: 0x3003ff, n: 1, want: []byte{3}},
+			{pa: 0x300400, n: 1, absent: 0x300400},
+			{pa: 0x600000, n: 1, absent: 0x600000},
+		})
+	})
+	t.Run("intact", func(t *testing.T) {
+		d, err := Open(bytes.NewReader(sampleFreeBSD()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 0 {
+			t.Errorf("Warnings = %q", w)
+		}
+	})
+}
+
+func TestHeaderList(t *testing.T) {
+	for _, tc := range []struct {
+		idx  []int
+		want string
+	}{
+		{[]int{4}, "program header 4"},
+		{[]int{1, 2}, "program headers 1–2"},
+		{[]int{1, 3, 4, 5, 7}, "program headers 1, 3–5, 7"},
+	} {
+		if got := headerList(tc.idx); got != tc.want {
+			t.Errorf("headerList(%v) = %q, want %q", tc.idx, got, tc.want)
+		}
+	}
+	for n, want := range map[uint64]string{
+		100: "100 bytes", 0xc80000: "12.5 MiB (0xc80000 bytes)", 3 << 30: "3.0 GiB (0xc0000000 bytes)",
+	} {
+		if got := byteSize(n); got != want {
+			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestCorrupt(t *testing.T) {
 	le := binary.LittleEndian
 	ph := func(i int) int { return 64 + 56*i }
