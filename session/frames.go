@@ -5,7 +5,7 @@ import (
 	"path"
 
 	godap "github.com/google/go-dap"
-	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/unwind"
 )
 
@@ -158,20 +158,23 @@ func (s *Session) scopes(r *godap.Request, a godap.ScopesArguments) (godap.Messa
 			godap.Scope{Name: "Arguments", PresentationHint: "arguments", VariablesReference: s.newRef(&varRef{kind: refArguments, frame: a.FrameId})},
 			godap.Scope{Name: "Locals", PresentationHint: "locals", VariablesReference: s.newRef(&varRef{kind: refLocals, frame: a.FrameId})})
 	}
-	out = append(out, godap.Scope{Name: "Registers", PresentationHint: "registers", NamedVariables: len(amd64.Names),
+	t, err := s.target()
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, godap.Scope{Name: "Registers", PresentationHint: "registers", NamedVariables: len(t.Arch.Regs),
 		VariablesReference: s.newRef(&varRef{kind: refRegisters, frame: a.FrameId})})
 	return &godap.ScopesResponse{Response: ok(r), Body: godap.ScopesResponseBody{Scopes: out}}, nil
 }
 
-// registerVars lists a frame's registers in display order.
-func registerVars(f *unwind.Frame) []godap.Variable {
-	out := make([]godap.Variable, 0, len(amd64.Names))
-	for _, name := range amd64.Names {
-		v := godap.Variable{Name: name, EvaluateName: "$" + name, Value: "<unavailable>", Type: "uint64_t"}
-		if n, ok := amd64.Number(name); ok {
-			if x, ok := f.Regs.Get(n); ok {
-				v.Value = fmt.Sprintf("%#016x", x)
-			}
+// registerVars lists a frame's registers in the architecture's display
+// order, each as wide as the register.
+func registerVars(a *arch.Arch, f *unwind.Frame) []godap.Variable {
+	out := make([]godap.Variable, 0, len(a.Regs))
+	for _, r := range a.Regs {
+		v := godap.Variable{Name: r.Name, EvaluateName: "$" + r.Name, Value: "<unavailable>", Type: fmt.Sprintf("uint%d_t", 8*r.Size)}
+		if x, ok := f.Regs.Get(r.DWARF); ok {
+			v.Value = fmt.Sprintf("%#0*x", 2*r.Size, x)
 		}
 		out = append(out, v)
 	}
@@ -180,7 +183,8 @@ func registerVars(f *unwind.Frame) []godap.Variable {
 
 // variables expands a variables reference.
 func (s *Session) variables(r *godap.Request, a godap.VariablesArguments) (godap.Message, error) {
-	if _, err := s.target(); err != nil {
+	t, err := s.target()
+	if err != nil {
 		return nil, err
 	}
 	ref, found := s.refs[a.VariablesReference]
@@ -189,14 +193,13 @@ func (s *Session) variables(r *godap.Request, a godap.VariablesArguments) (godap
 	}
 	hex := a.Format != nil && a.Format.Hex
 	var vars []godap.Variable
-	var err error
 	switch ref.kind {
 	case refRegisters:
 		st, i, ferr := s.frame(ref.frame)
 		if ferr != nil {
 			return nil, ferr
 		}
-		vars = registerVars(&st.frames[i])
+		vars = registerVars(t.Arch, &st.frames[i])
 	case refArguments, refLocals:
 		vars, err = s.frameVars(ref, hex)
 	case refValue:

@@ -12,9 +12,9 @@ import (
 
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/symbols"
 	"go.uber.org/zap"
-	"golang.org/x/arch/x86/x86asm"
 )
 
 // Limits on what one request may ask for.
@@ -88,24 +88,25 @@ func (s *Session) readMemory(r *godap.Request, a godap.ReadMemoryArguments) (god
 type decoded struct {
 	addr uint64
 	raw  []byte
-	inst x86asm.Inst
+	inst arch.Inst
 	ok   bool
 }
 
-// decodeAt decodes one instruction at addr.
-func decodeAt(t *target.Target, addr uint64) decoded {
-	var buf [15]byte
-	n := readPartial(t, buf[:], addr)
+// decodeAt decodes one instruction at addr with the target's
+// architecture, in the given syntax flavor.
+func decodeAt(t *target.Target, addr uint64, flavor string) decoded {
+	a := t.Arch
+	buf := make([]byte, a.MaxInstLen)
+	n := readPartial(t, buf, addr)
 	if n == 0 {
 		return decoded{addr: addr}
 	}
-	inst, err := x86asm.Decode(buf[:n], 64)
-	if err != nil || inst.Len == 0 {
-		return decoded{addr: addr, raw: buf[:1:1]}
+	inst, err := a.Decode(buf[:n], addr, flavor)
+	if err != nil || inst.Len <= 0 || inst.Len > n {
+		bad := max(a.MinInstLen, 1)
+		return decoded{addr: addr, raw: buf[:min(bad, n):min(bad, n)]}
 	}
-	raw := make([]byte, inst.Len)
-	copy(raw, buf[:inst.Len])
-	return decoded{addr: addr, raw: raw, inst: inst, ok: true}
+	return decoded{addr: addr, raw: buf[:inst.Len:inst.Len], inst: inst, ok: true}
 }
 
 // maxBackFuncs bounds how many functions a backwards disassembly crosses.
@@ -117,6 +118,16 @@ const maxBackFuncs = 64
 // functions (across alignment padding) until it has n instructions.
 func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
 	var addrs []uint64
+	if a := t.Arch; a.MinInstLen == a.MaxInstLen && a.MinInstLen > 0 {
+		// Fixed-length instructions decode backwards by arithmetic.
+		step := uint64(a.MinInstLen)
+		for i := n; i >= 1; i-- {
+			if back := uint64(i) * step; back <= addr {
+				addrs = append(addrs, addr-back)
+			}
+		}
+		return addrs
+	}
 	end := addr
 	for range maxBackFuncs {
 		start, ok := functionStartBefore(t, end)
@@ -126,7 +137,7 @@ func instructionsBefore(t *target.Target, addr uint64, n int) []uint64 {
 		var seg []uint64
 		for pc := start; pc < end; {
 			seg = append(seg, pc)
-			d := decodeAt(t, pc)
+			d := decodeAt(t, pc, "")
 			pc += uint64(max(len(d.raw), 1))
 		}
 		addrs = append(seg, addrs...)
@@ -157,7 +168,8 @@ func functionStartBefore(t *target.Target, end uint64) (uint64, bool) {
 	return 0, false
 }
 
-// disassemble decodes x86-64 instructions around a memory reference.
+// disassemble decodes the target architecture's instructions around a
+// memory reference.
 func (s *Session) disassemble(r *godap.Request, a godap.DisassembleArguments) (godap.Message, error) {
 	t, base, err := s.memTarget(a.MemoryReference)
 	if err != nil {
@@ -186,16 +198,16 @@ func (s *Session) disassemble(r *godap.Request, a godap.DisassembleArguments) (g
 			out = append(out, godap.DisassembledInstruction{Address: fmt.Sprintf("%#x", first-uint64(pad-i)), Instruction: "??"})
 		}
 		for _, a := range back {
-			out = append(out, s.instruction(t, decodeAt(t, a)))
+			out = append(out, s.instruction(t, decodeAt(t, a, s.args.DisassemblyFlavor)))
 		}
 		skip = 0
 	}
 	for ; skip > 0; skip-- {
-		d := decodeAt(t, pc)
+		d := decodeAt(t, pc, s.args.DisassemblyFlavor)
 		pc += uint64(max(len(d.raw), 1))
 	}
 	for len(out) < a.InstructionCount {
-		d := decodeAt(t, pc)
+		d := decodeAt(t, pc, s.args.DisassemblyFlavor)
 		out = append(out, s.instruction(t, d))
 		pc += uint64(max(len(d.raw), 1))
 	}
@@ -213,30 +225,17 @@ func (s *Session) instruction(t *target.Target, d decoded) godap.DisassembledIns
 		}
 		return di
 	}
-	// The syntax printers get no symbols: they would name exact function
-	// starts only. Branch targets and rip-relative operands are annotated
-	// afterwards, gdb style: "call 0x… <sym+off>", "# 0x… <sym+off>".
-	noSym := func(uint64) (string, uint64) { return "", 0 }
-	var text string
-	if strings.EqualFold(s.args.DisassemblyFlavor, "intel") {
-		text = x86asm.IntelSyntax(d.inst, d.addr, noSym)
-	} else {
-		text = x86asm.GNUSyntax(d.inst, d.addr, noSym)
-	}
-	next := d.addr + uint64(d.inst.Len)
-	for _, arg := range d.inst.Args {
-		switch a := arg.(type) {
-		case x86asm.Rel:
-			if name := symOff(t, next+uint64(int64(a))); name != "" {
-				text += " " + name
-			}
-		case x86asm.Mem:
-			if a.Base == x86asm.RIP {
-				target := next + uint64(a.Disp)
-				if name := symOff(t, target); name != "" {
-					text += fmt.Sprintf("        # %#x %s", target, name)
-				}
-			}
+	// Branch targets and pc-relative operands are annotated gdb style:
+	// "call 0x… <sym+off>", "# 0x… <sym+off>".
+	text := d.inst.Text
+	for _, ref := range d.inst.Refs {
+		name := symOff(t, ref.Addr)
+		switch {
+		case name == "":
+		case ref.Branch:
+			text += " " + name
+		default:
+			text += fmt.Sprintf("        # %#x %s", ref.Addr, name)
 		}
 	}
 	di.Instruction = text

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/core"
 )
 
@@ -71,11 +71,15 @@ func (m *memory) ReadVirt(b []byte, va uint64) error {
 	return nil
 }
 
-// PageTableTranslate returns a Translate that walks x86-64 page tables
-// rooted at the physical address root (4 or 5 levels) in the dump.
-func PageTableTranslate(d core.Dump, root uint64, levels int) Translate {
+// PageTableTranslate returns a Translate that walks the architecture's
+// page tables rooted at the physical address root (levels deep) in the
+// dump.
+func PageTableTranslate(a *arch.Arch, d core.Dump, root uint64, levels int) (Translate, error) {
+	if a.Walk == nil {
+		return nil, fmt.Errorf("kdap cannot walk %s page tables yet: this dump has no map of its own kernel memory", a.Name)
+	}
 	read := func(pa uint64, b []byte) error { return d.ReadPhys(b, pa) }
 	return func(va uint64) (uint64, uint64, error) {
-		return amd64.Walk(read, root, levels, va)
-	}
+		return a.Walk(read, root, levels, va)
+	}, nil
 }

@@ -14,7 +14,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/arch"
+	_ "github.com/kdap/kdap/target/arch/all" // every architecture
 	"github.com/kdap/kdap/target/core"
 	"github.com/kdap/kdap/target/symbols"
 )
@@ -44,7 +45,7 @@ type Thread struct {
 	Addr    uint64 // address of the kernel's thread structure
 	// Regs are the registers to unwind from; RegsFrom names where they
 	// were found ("dumppcb", "stoppcbs[1]", "td_pcb", ...).
-	Regs     amd64.Regs
+	Regs     arch.Regs
 	RegsFrom string
 	// SavedByCall says Regs were saved by a function call (a PCB written
 	// by cpu_switch or savectx), so the pc is that call's return address.
@@ -106,7 +107,7 @@ type TrapRules interface {
 	// Interrupted reads the registers saved by a trap entry whose stack
 	// pointer at the call into C was sp; it returns them and a marker
 	// such as "--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---".
-	Interrupted(sp uint64) (amd64.Regs, string, error)
+	Interrupted(sp uint64) (arch.Regs, string, error)
 }
 
 // Module is a loadable kernel module as the dump recorded it.
@@ -234,6 +235,9 @@ type Target struct {
 	Kernel   *Kernel
 	OS       OS
 	Log      *zap.Logger
+	// Arch is the machine's architecture, the same for the dump and the
+	// kernel file.
+	Arch *arch.Arch
 
 	mem memory
 
@@ -257,7 +261,13 @@ func Open(corePath, kernelPath string, opts Options) (*Target, error) {
 		d.Close()
 		return nil, err
 	}
-	t := &Target{CorePath: corePath, Dump: d, Kernel: k, Log: log}
+	a, err := machineOf(d, k, corePath)
+	if err != nil {
+		d.Close()
+		k.Close()
+		return nil, err
+	}
+	t := &Target{CorePath: corePath, Dump: d, Kernel: k, Log: log, Arch: a}
 	t.mem = memory{dump: d, pages: map[uint64]uint64{}}
 	osMu.Lock()
 	models := append([]OSModel(nil), osModels...)
@@ -283,6 +293,22 @@ func Open(corePath, kernelPath string, opts Options) (*Target, error) {
 	return nil, fmt.Errorf("kernel %s: none of kdap's kernel models (%s) recognises its symbols", kernelPath, strings.Join(names, ", "))
 }
 
+// machineOf returns the architecture of the kernel file, checked against
+// the machine the dump's headers name: reading a dump with another
+// machine's kernel would decode every structure wrongly.
+func machineOf(d core.Dump, k *Kernel, corePath string) (*arch.Arch, error) {
+	km := k.ELF.Machine
+	if m, ok := core.As[core.Machiner](d); ok && m.Machine() != km {
+		return nil, fmt.Errorf("kernel %s is for %s but the dump %s was taken on %s: give the kernel of the machine that crashed",
+			k.Path, arch.MachineName(km), corePath, arch.MachineName(m.Machine()))
+	}
+	a, err := arch.ForMachine(km)
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", k.Path, err)
+	}
+	return a, nil
+}
+
 // Close releases the dump and the kernel file.
 func (t *Target) Close() error {
 	err := t.Dump.Close()
@@ -303,22 +329,46 @@ func (t *Target) SetTranslate(tr Translate) {
 // ReadVirt fills b with kernel virtual memory at va.
 func (t *Target) ReadVirt(b []byte, va uint64) error { return t.mem.ReadVirt(b, va) }
 
-// ReadU64 reads a little-endian 64-bit word at va.
+// ReadU64 reads a 64-bit word at va, in the machine's byte order.
 func (t *Target) ReadU64(va uint64) (uint64, error) {
 	var b [8]byte
 	if err := t.ReadVirt(b[:], va); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	return t.order().Uint64(b[:]), nil
 }
 
-// ReadU32 reads a little-endian 32-bit word at va.
+// ReadU32 reads a 32-bit word at va, in the machine's byte order.
 func (t *Target) ReadU32(va uint64) (uint32, error) {
 	var b [4]byte
 	if err := t.ReadVirt(b[:], va); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint32(b[:]), nil
+	return t.order().Uint32(b[:]), nil
+}
+
+// ReadPtr reads a pointer (4 or 8 bytes, as the architecture has them) at va.
+func (t *Target) ReadPtr(va uint64) (uint64, error) {
+	if t.Arch != nil && t.Arch.PtrSize == 4 {
+		v, err := t.ReadU32(va)
+		return uint64(v), err
+	}
+	return t.ReadU64(va)
+}
+
+// PtrSize is the size of a pointer on the machine.
+func (t *Target) PtrSize() int {
+	if t.Arch == nil {
+		return 8
+	}
+	return t.Arch.PtrSize
+}
+
+func (t *Target) order() binary.ByteOrder {
+	if t.Arch == nil {
+		return binary.LittleEndian
+	}
+	return t.Arch.ByteOrder
 }
 
 // ReadCString reads a NUL-terminated string of at most max bytes at va.
@@ -354,6 +404,15 @@ func (t *Target) SymbolValueU64(sym string) (uint64, error) {
 		return 0, fmt.Errorf("kernel has no symbol %q", sym)
 	}
 	return t.ReadU64(a)
+}
+
+// SymbolPtr reads the pointer variable named sym.
+func (t *Target) SymbolPtr(sym string) (uint64, error) {
+	a, ok := t.Kernel.Addr(sym)
+	if !ok {
+		return 0, fmt.Errorf("kernel has no symbol %q", sym)
+	}
+	return t.ReadPtr(a)
 }
 
 // Threads lists every kernel thread, the crashed one first. The list is

@@ -200,10 +200,7 @@ func readPtr(mem Memory, a *Arch, va uint64) (uint64, error) {
 	if err := mem.ReadVirt(buf, va); err != nil {
 		return 0, &ReadError{Addr: va, Err: err}
 	}
-	if a.PtrSize == 4 {
-		return uint64(binary.LittleEndian.Uint32(buf)), nil
-	}
-	return binary.LittleEndian.Uint64(buf), nil
+	return a.Pointer(buf), nil
 }
 
 // cfiStep computes the caller's registers from the callee's registers cur
@@ -221,7 +218,7 @@ func cfiStep(a *Arch, mem Memory, row *cfaRow, cur *Regs) (caller Regs, cfa uint
 			rule, ok = row.cie[uint64(n)] // restored to its initial rule
 		}
 		if !ok {
-			if n != a.SP && n != raReg && a.isCalleeSaved(n) {
+			if n != a.SP && n != raReg && a.IsCalleeSaved(n) {
 				if v, ok := cur.Get(n); ok {
 					caller.Set(n, v)
 				}
@@ -340,7 +337,7 @@ func evalExpr(a *Arch, mem Memory, expr []byte, cfa uint64, pushCFA bool, cur *R
 			regs[n] = op.DwarfRegisterFromUint64(rv)
 		}
 	}
-	dregs := op.NewDwarfRegisters(0, regs, binary.LittleEndian, uint64(a.PC), uint64(a.SP), uint64(a.FP), 0)
+	dregs := op.NewDwarfRegisters(0, regs, a.ByteOrder, uint64(a.PC), uint64(a.SP), uint64(a.FP), 0)
 	dregs.CFA = int64(cfa)
 	read := func(b []byte, addr uint64) (int, error) {
 		if err := mem.ReadVirt(b, addr); err != nil {

@@ -352,7 +352,7 @@ func loadSigFixture(t testing.TB, variant string) *sigFixture {
 
 func (fx *sigFixture) unwinder(t testing.TB, cfi CFI) *Unwinder {
 	t.Helper()
-	u, err := New(Config{Memory: fx.snap, CFI: cfi, Symbolizer: fx.prog, Inliner: fx.prog, OS: sigOS{fx.snap}})
+	u, err := New(Config{Arch: amd64.Arch, Memory: fx.snap, CFI: cfi, Symbolizer: fx.prog, Inliner: fx.prog, OS: sigOS{fx.snap}})
 	if err != nil {
 		t.Fatal(err)
 	}

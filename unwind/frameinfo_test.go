@@ -106,7 +106,7 @@ func TestFrameInfo(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ff := &fakeFrames{steps: c.steps}
-			u, err := New(Config{Memory: mem, Symbolizer: fakeSym{}, Frames: ff})
+			u, err := New(Config{Arch: amd64.Arch, Memory: mem, Symbolizer: fakeSym{}, Frames: ff})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestFrameInfo(t *testing.T) {
 	}
 	t.Run("WithoutCFI ignores it", func(t *testing.T) {
 		ff := &fakeFrames{steps: map[uint64]func(*Frame) (Step, error){0x1010: end}}
-		u, _ := New(Config{Memory: mem, Symbolizer: fakeSym{}, Frames: ff})
+		u, _ := New(Config{Arch: amd64.Arch, Memory: mem, Symbolizer: fakeSym{}, Frames: ff})
 		u.Unwind(start, WithoutCFI())
 		if ff.asked != 0 {
 			t.Errorf("FrameInfo asked %d times under WithoutCFI", ff.asked)
@@ -172,7 +172,7 @@ func TestFrameInfoRefinedByCFI(t *testing.T) {
 				},
 				0x160f: end,
 			}}
-			u, err := New(Config{Memory: mem, Symbolizer: fakeSym{}, CFI: NewCFIIndex(fdes), Frames: ff})
+			u, err := New(Config{Arch: amd64.Arch, Memory: mem, Symbolizer: fakeSym{}, CFI: NewCFIIndex(fdes), Frames: ff})
 			if err != nil {
 				t.Fatal(err)
 			}

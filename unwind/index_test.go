@@ -106,7 +106,7 @@ func FuzzUnwind(f *testing.F) {
 	cfi := NewCFIIndex(fx.prog.fdes)
 	f.Fuzz(func(t *testing.T, stack []byte, pc, spOff, bpOff uint64) {
 		mem := &snapshot{lo: fx.snap.lo, stack: stack}
-		u, err := New(Config{Memory: mem, CFI: cfi, Symbolizer: fx.prog, Inliner: fx.prog, OS: sigOS{fx.snap}})
+		u, err := New(Config{Arch: amd64.Arch, Memory: mem, CFI: cfi, Symbolizer: fx.prog, Inliner: fx.prog, OS: sigOS{fx.snap}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func FuzzCFIProgram(f *testing.F) {
 		if err != nil {
 			return
 		}
-		u, err := New(Config{Memory: mem, CFI: NewCFIIndex(fdes), Symbolizer: fakeSym{}})
+		u, err := New(Config{Arch: amd64.Arch, Memory: mem, CFI: NewCFIIndex(fdes), Symbolizer: fakeSym{}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,7 @@ func TestSigstackMatchesGDB(t *testing.T) {
 				}
 				for _, n := range callerSaved {
 					if f.Regs.Has(n) != exact {
-						t.Errorf("%s: %s known = %v, want %v", name, AMD64.RegName(n), f.Regs.Has(n), exact)
+						t.Errorf("%s: %s known = %v, want %v", name, amd64.Arch.RegName(n), f.Regs.Has(n), exact)
 					}
 				}
 				afterTrap = g.Kind == "sigtramp"

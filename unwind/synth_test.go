@@ -224,7 +224,7 @@ func TestStopReasons(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := New(Config{Memory: tt.mem, CFI: fakeCFI(t), Symbolizer: fakeSym{}, OS: tt.os})
+			u, err := New(Config{Arch: amd64.Arch, Memory: tt.mem, CFI: fakeCFI(t), Symbolizer: fakeSym{}, OS: tt.os})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +288,7 @@ func TestCFIRules(t *testing.T) {
 				t.Fatalf("row: %v, %v", row, err)
 			}
 			cur := start
-			caller, cfa, err := cfiStep(AMD64, mem, row, &cur)
+			caller, cfa, err := cfiStep(amd64.Arch, mem, row, &cur)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,9 +299,9 @@ func TestCFIRules(t *testing.T) {
 				got, ok := caller.Get(n)
 				switch {
 				case want == unknown && ok:
-					t.Errorf("%s = %#x, want unavailable", AMD64.RegName(n), got)
+					t.Errorf("%s = %#x, want unavailable", amd64.Arch.RegName(n), got)
 				case want != unknown && (!ok || got != want):
-					t.Errorf("%s = %#x (known %v), want %#x", AMD64.RegName(n), got, ok, want)
+					t.Errorf("%s = %#x (known %v), want %#x", amd64.Arch.RegName(n), got, ok, want)
 				}
 			}
 		})

@@ -173,7 +173,7 @@ type Unwinder struct {
 
 // Config gathers what an Unwinder reads from.
 type Config struct {
-	// Arch is the architecture; nil means AMD64.
+	// Arch is the architecture (required).
 	Arch *Arch
 	// Memory reads the stack (required).
 	Memory Memory
@@ -199,7 +199,7 @@ func New(cfg Config) (*Unwinder, error) {
 	}
 	a := cfg.Arch
 	if a == nil {
-		a = AMD64
+		return nil, errors.New("unwind: Config.Arch is required")
 	}
 	if a.PtrSize != 4 && a.PtrSize != 8 || a.NumRegs <= 0 || a.NumRegs > MaxRegs {
 		return nil, fmt.Errorf("unwind: architecture %q: pointer size %d or register count %d unsupported", a.Name, a.PtrSize, a.NumRegs)

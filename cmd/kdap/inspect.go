@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/arch/amd64"
 )
 
 func init() {
@@ -73,12 +72,11 @@ type threadJSON struct {
 	Regs     map[string]string `json:"regs"`
 }
 
-func toJSON(th *target.Thread) threadJSON {
+func toJSON(t *target.Target, th *target.Thread) threadJSON {
 	regs := map[string]string{}
-	for _, n := range amd64.Names {
-		num, _ := amd64.Number(n)
-		if v, ok := th.Regs.Get(num); ok {
-			regs[n] = fmt.Sprintf("%#x", v)
+	for _, r := range t.Arch.Regs {
+		if v, ok := th.Regs.Get(r.DWARF); ok {
+			regs[r.Name] = fmt.Sprintf("%#x", v)
 		}
 	}
 	return threadJSON{ID: th.ID, TID: th.TID, PID: th.PID, Comm: th.Comm, Name: th.Name, Display: th.DisplayName(),
@@ -128,7 +126,7 @@ func runInfo(args []string, w io.Writer) error {
 		info.NumThreads = len(ths)
 		for _, th := range ths {
 			if th.Crashed {
-				j := toJSON(th)
+				j := toJSON(t, th)
 				info.Crashed = &j
 			}
 		}
@@ -187,7 +185,7 @@ func runThreads(args []string, w io.Writer) error {
 	if asJSON {
 		out := make([]threadJSON, len(ths))
 		for i, th := range ths {
-			out[i] = toJSON(th)
+			out[i] = toJSON(t, th)
 		}
 		return writeJSON(w, out)
 	}
@@ -197,7 +195,7 @@ func runThreads(args []string, w io.Writer) error {
 		if th.Crashed {
 			mark = "*"
 		}
-		pc, _ := th.Regs.PC()
+		pc, _ := th.Regs.Get(t.Arch.PC)
 		fmt.Fprintf(w, "%s %-7d %-7d %#-18x %-6d %-18s %s\n", mark, th.ID, th.TID, th.Addr, th.PID, t.Kernel.Syms.Format(pc), th.DisplayName())
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kdap/kdap/internal/testfixture"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/unwind"
 )
@@ -44,7 +45,7 @@ func TestLinuxModuleFrame(t *testing.T) {
 		k := 2 // a frame in the middle of the real stack
 		fake := *th
 		fake.SavedByCall = false
-		fake.Regs = amd64.Regs{}
+		fake.Regs = arch.Regs{}
 		fake.Regs.Set(amd64.RIP, entry)
 		fake.Regs.Set(amd64.RSP, phys[k].CFA-8)
 		if bp, ok := phys[k].Regs.Get(amd64.RBP); ok {

@@ -10,7 +10,6 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/debuginfo"
 	"github.com/kdap/kdap/target/symbols"
 	"github.com/kdap/kdap/unwind"
@@ -57,7 +56,7 @@ func New(t *target.Target) (*Unwinder, error) {
 		}
 	}
 	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].Addr < s.labels[j].Addr })
-	cfg := unwind.Config{Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
+	cfg := unwind.Config{Arch: t.Arch, Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
 	if d, err := t.Kernel.DWARF(); err == nil {
 		cfg.Inliner = inliner{d, slide}
 	}
@@ -86,12 +85,7 @@ type frameInfoProvider interface {
 
 // Backtrace unwinds th from its saved registers, innermost frame first.
 func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReason) {
-	var start unwind.Regs
-	for n := 0; n < amd64.NumRegs; n++ {
-		if v, ok := th.Regs.Get(n); ok {
-			start.Set(n, v)
-		}
-	}
+	start := th.Regs
 	var opts []unwind.Option
 	if th.SavedByCall {
 		opts = append(opts, unwind.StartAtReturnAddress())
@@ -166,15 +160,9 @@ func (o osRules) IsTrapEntry(fn string, _ uint64) bool { return o.r.IsTrapEntry(
 func (o osRules) IsStackEnd(fn string, _ uint64) bool  { return o.r.IsThreadEntry(fn) }
 
 func (o osRules) TrapFrame(f *unwind.Frame, _ unwind.Memory) (unwind.Regs, string, bool, error) {
-	var regs unwind.Regs
-	r, marker, err := o.r.Interrupted(f.SP)
+	regs, marker, err := o.r.Interrupted(f.SP)
 	if err != nil {
 		return regs, "", false, fmt.Errorf("trap frame at %#x: %w", f.SP, err)
-	}
-	for n := 0; n < amd64.NumRegs; n++ {
-		if v, ok := r.Get(n); ok {
-			regs.Set(n, v)
-		}
 	}
 	return regs, marker, true, nil
 }

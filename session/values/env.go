@@ -10,7 +10,7 @@ import (
 
 	"github.com/kdap/kdap/session/cexpr"
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/arch/amd64"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/debuginfo"
 	"github.com/kdap/kdap/target/symbols"
 	"github.com/kdap/kdap/unwind"
@@ -59,6 +59,8 @@ type Env struct {
 	sh  *shared
 	mem unwind.Memory // the target's virtual memory
 	ptr int           // pointer size in bytes
+	// arch is the machine's architecture (registers, byte order).
+	arch *arch.Arch
 	// slide is the KASLR offset: DWARF speaks of link-time addresses, the
 	// frames and memory of running ones.
 	slide uint64
@@ -77,7 +79,7 @@ var _ cexpr.Env = (*Env)(nil)
 // NewGlobalEnv returns an Env that knows the kernel's globals, functions,
 // enumerators and types but no frame.
 func NewGlobalEnv(t *target.Target) *Env {
-	e := &Env{t: t, mem: t, ptr: 8, slide: t.Kernel.Slide}
+	e := &Env{t: t, mem: t, ptr: t.PtrSize(), arch: t.Arch, slide: t.Kernel.Slide}
 	if d, err := t.Kernel.DWARF(); err == nil {
 		e.d = d
 		e.ptr = d.PtrSize()
@@ -262,22 +264,15 @@ func (e *Env) entry(off debuginfo.DIEOffset) (ent *dwarf.Entry) {
 	return ent
 }
 
-// Register returns a register of the selected frame: $rax…$r15, $rip,
-// and the aliases $pc, $sp and $fp.
+// Register returns a register of the selected frame by any of its names
+// in the architecture's table ($rip or $pc, $x29 or $fp).
 func (e *Env) Register(name string) (cexpr.Value, error) {
-	reg := name
-	switch name {
-	case "pc":
-		reg = "rip"
-	case "sp":
-		reg = "rsp"
-	case "fp":
-		reg = "rbp"
-	}
-	n, ok := amd64.Number(reg)
+	a := e.arch
+	n, ok := a.RegNumber(name)
 	if !ok {
 		return cexpr.Value{}, fmt.Errorf("no register $%s: %w", name, cexpr.ErrNotFound)
 	}
+	reg := a.RegName(n)
 	if e.frames == nil {
 		return cexpr.Value{}, fmt.Errorf("register %s: no frame is selected", reg)
 	}
@@ -287,9 +282,9 @@ func (e *Env) Register(name string) (cexpr.Value, error) {
 	}
 	t := cexpr.TypeLong
 	switch n {
-	case amd64.RIP:
+	case a.PC:
 		t = codePtr
-	case amd64.RSP, amd64.RBP:
+	case a.SP, a.FP:
 		t = voidPtr
 	}
 	val := cexpr.IntValue(t, v)

@@ -302,7 +302,7 @@ func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
 			if b == nil {
 				return unavailable, nil
 			}
-			v := cexpr.Value{Type: t, Bytes: fit(b, size), Register: regName(int(p.Val))}
+			v := cexpr.Value{Type: t, Bytes: fit(b, size), Register: e.arch.RegName(int(p.Val))}
 			return v, nil
 		case op.ImmPiece:
 			return cexpr.Value{Type: t, Bytes: fit(immBytes(p), size)}, nil
@@ -353,15 +353,12 @@ func immBytes(p op.Piece) []byte {
 	return b[:]
 }
 
-// regName names a DWARF register of the frame's architecture.
-func regName(n int) string { return unwind.AMD64.RegName(n) }
-
 // dwarfRegs builds the DWARF expression machine's registers from the
 // selected frame.
 func (e *Env) dwarfRegs() *op.DwarfRegisters {
 	f := e.frames[e.idx]
-	a := unwind.AMD64
-	regs := op.NewDwarfRegisters(0, nil, binary.LittleEndian, uint64(a.PC), uint64(a.SP), uint64(a.FP), 0)
+	a := e.arch
+	regs := op.NewDwarfRegisters(0, nil, a.ByteOrder, uint64(a.PC), uint64(a.SP), uint64(a.FP), 0)
 	for n := 0; n < unwind.MaxRegs; n++ {
 		if v, ok := f.Regs.Get(n); ok {
 			regs.AddReg(uint64(n), op.DwarfRegisterFromUint64(v))
@@ -474,7 +471,7 @@ func (e *Env) substituteEntryValues(expr []byte, evs []entryValue) []byte {
 			return nil
 		}
 		v, ok := caller.Regs.Get(reg)
-		if !ok || !isCalleeSaved(reg) {
+		if !ok || !e.arch.IsCalleeSaved(reg) {
 			if v, ok = e.callSiteValue(reg); !ok {
 				return nil
 			}
@@ -485,17 +482,6 @@ func (e *Env) substituteEntryValues(expr []byte, evs []entryValue) []byte {
 		last = ev.end
 	}
 	return append(out, expr[last:]...)
-}
-
-// isCalleeSaved reports whether a call preserves register n, so that its
-// value in the caller at the call is its value at the callee's entry.
-func isCalleeSaved(n int) bool {
-	for _, c := range unwind.AMD64.CalleeSaved {
-		if c == n {
-			return true
-		}
-	}
-	return false
 }
 
 // callerIndex returns the index of the frame that called the selected

@@ -44,7 +44,7 @@ func synthEnv(regs0, regs1 map[int]uint64, cfa uint64) *Env {
 	f0, f1 := mk(regs0), mk(regs1)
 	f0.CFA, f0.PC, f0.LookupPC = cfa, 0x500, 0x500
 	f1.PC, f1.LookupPC = 0x600, 0x5ff
-	return &Env{mem: fakeMem{memBase, data}, ptr: 8, sh: &shared{conv: newTypeConv(8)}, frames: []unwind.Frame{f0, f1}}
+	return &Env{mem: fakeMem{memBase, data}, ptr: 8, arch: amd64.Arch, sh: &shared{conv: newTypeConv(8)}, frames: []unwind.Frame{f0, f1}}
 }
 
 func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }

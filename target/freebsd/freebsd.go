@@ -10,10 +10,11 @@ package freebsd
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+
+	"go.uber.org/zap"
 
 	"github.com/kdap/kdap/target"
 	"github.com/kdap/kdap/target/core"
@@ -44,12 +45,18 @@ const (
 // kernel is the FreeBSD OS model of one target.
 type kernel struct {
 	t        *target.Target
+	md       *machdep
 	kernbase uint64
+	kernphys uint64 // physical address of kernbase in a full dump
 	lay      layout
 }
 
 func open(t *target.Target) (target.OS, error) {
-	k := &kernel{t: t}
+	md, err := machdepFor(t)
+	if err != nil {
+		return nil, err
+	}
+	k := &kernel{t: t, md: md}
 	kb, ok := t.Kernel.Addr("kernbase")
 	if !ok {
 		return nil, errors.New("kernel has no symbol kernbase")
@@ -58,11 +65,18 @@ func open(t *target.Target) (target.OS, error) {
 	if m, ok := core.As[core.KernelMapper](t.Dump); ok {
 		t.SetTranslate(m.TranslateKernel)
 	} else {
+		if t.Arch.Walk == nil {
+			return nil, fmt.Errorf("kdap reads FreeBSD/%s minidumps but not yet full dumps, which need a walk of the kernel's page tables", t.Arch.Name)
+		}
 		root, levels, err := k.pageTableRoot()
 		if err != nil {
 			return nil, err
 		}
-		t.SetTranslate(target.PageTableTranslate(t.Dump, root, levels))
+		tr, err := target.PageTableTranslate(t.Arch, t.Dump, root, levels)
+		if err != nil {
+			return nil, err
+		}
+		t.SetTranslate(tr)
 	}
 	if err := t.CheckBuildID(); err != nil {
 		return nil, err
@@ -70,7 +84,7 @@ func open(t *target.Target) (target.OS, error) {
 	if err := k.checkVersion(); err != nil {
 		return nil, err
 	}
-	lay, err := loadLayout(t.Kernel)
+	lay, err := loadLayout(t, md)
 	if err != nil {
 		return nil, err
 	}
@@ -79,13 +93,12 @@ func open(t *target.Target) (target.OS, error) {
 }
 
 // imagePhys returns the physical address of a kernel image address: the
-// kernel maps its image at KERNBASE onto physical 0 (what libkvm assumes
-// for full dumps).
+// kernel maps its image at kernbase onto physical kernphys.
 func (k *kernel) imagePhys(va uint64) (uint64, error) {
 	if va < k.kernbase {
 		return 0, fmt.Errorf("address %#x is below kernbase %#x", va, k.kernbase)
 	}
-	return va - k.kernbase, nil
+	return va - k.kernbase + k.kernphys, nil
 }
 
 // readImageU64 reads a 64-bit kernel image variable before translation
@@ -103,27 +116,67 @@ func (k *kernel) readImageU64(sym string) (uint64, error) {
 	if err := k.t.Dump.ReadPhys(b[:], pa); err != nil {
 		return 0, fmt.Errorf("reading %s at physical %#x: %w", sym, pa, err)
 	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	return k.t.Arch.ByteOrder.Uint64(b[:]), nil
 }
 
-// pageTableRoot finds the kernel's top-level page table as libkvm does:
-// the physical address stored in KPML4phys, five levels when la57 is set.
+// Where an amd64 kernel's image may lie in physical memory: the BIOS
+// loader put kernbase at physical 0 (the image at 2 MB) until FreeBSD
+// 13.1; loader.efi now leaves it wherever UEFI gave it memory, 2 MB
+// aligned and below 4 GB.
+const (
+	kernphysAlign = 2 << 20
+	kernphysLimit = 4 << 30
+)
+
+// pageTableRoot finds the kernel's top-level page table, the physical
+// address stored in KPML4phys (five levels when la57 is set), and with
+// it where the kernel image lies in physical memory. Each candidate
+// physical base is checked by walking KPML4phys's own address through the
+// page tables it names: the walk must lead back to where it was read.
 func (k *kernel) pageTableRoot() (uint64, int, error) {
-	root, err := k.readImageU64("KPML4phys")
-	if err != nil {
-		return 0, 0, err
+	va, ok := k.t.Kernel.Addr("KPML4phys")
+	if !ok {
+		return 0, 0, errors.New("kernel has no symbol KPML4phys")
 	}
-	if root == 0 || root&0xfff != 0 {
-		return 0, 0, fmt.Errorf("KPML4phys holds %#x, not a page-aligned physical address: is this kernel the dump's?", root)
-	}
-	levels := 4
-	if _, ok := k.t.Kernel.Addr("la57"); ok {
-		v, err := k.readImageU64("la57")
-		if err == nil && uint32(v) != 0 {
-			levels = 5
+	var firstErr error
+	for base := uint64(0); base < kernphysLimit; base += kernphysAlign {
+		k.kernphys = base
+		root, err := k.readImageU64("KPML4phys")
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if root == 0 || root&0xfff != 0 || root >= 1<<52 {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("KPML4phys holds %#x, not a page-aligned physical address: is this kernel the dump's?", root)
+			}
+			continue
+		}
+		levels := 4
+		if _, ok := k.t.Kernel.Addr("la57"); ok {
+			if v, err := k.readImageU64("la57"); err == nil && uint32(v) != 0 {
+				levels = 5
+			}
+		}
+		read := func(pa uint64, b []byte) error { return k.t.Dump.ReadPhys(b, pa) }
+		pa, _, err := k.t.Arch.Walk(read, root, levels, va)
+		if err == nil && pa == va-k.kernbase+base {
+			if base != 0 {
+				k.t.Log.Debug("kernel image found away from physical 0", zap.Uint64("kernphys", base))
+			}
+			return root, levels, nil
+		}
+		if base == 0 && firstErr == nil {
+			if err == nil {
+				err = fmt.Errorf("the page tables map it to physical %#x", pa)
+			}
+			firstErr = fmt.Errorf("KPML4phys read at physical %#x holds %#x, which does not map KPML4phys back to that address (%v)", va-k.kernbase, root, err)
 		}
 	}
-	return root, levels, nil
+	k.kernphys = 0
+	return 0, 0, fmt.Errorf("cannot find the kernel's page tables in the dump: no 2 MB-aligned physical base below 4 GB holds a KPML4phys that maps itself (at physical base 0: %w)", firstErr)
 }
 
 // checkVersion compares the version string in the dump with the one in
@@ -167,7 +220,7 @@ func (k *kernel) Version() (string, error) {
 }
 
 func (k *kernel) PanicString() (string, error) {
-	p, err := k.t.SymbolValueU64("panicstr")
+	p, err := k.t.SymbolPtr("panicstr")
 	if err != nil {
 		return "", err
 	}

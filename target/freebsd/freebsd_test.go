@@ -111,7 +111,7 @@ func TestThreadsGroundTruth(t *testing.T) {
 						t.Errorf("thread %d = {tid %d pid %d %q %q cpu %d crashed %v zombie %v from %s}, want %+v",
 							i, g.TID, g.PID, g.Comm, g.Name, g.CPU, g.Crashed, g.Zombie, g.RegsFrom, w)
 					}
-					pc, ok := g.Regs.PC()
+					pc, ok := g.Regs.Get(amd64.RIP)
 					if !ok {
 						t.Errorf("tid %d: no pc", g.TID)
 						continue
@@ -122,7 +122,7 @@ func TestThreadsGroundTruth(t *testing.T) {
 					}
 					// Kernel stacks live in KVA from VM_MIN_KERNEL_ADDRESS,
 					// except thread0's, which is in the kernel image.
-					sp, _ := g.Regs.SP()
+					sp, _ := g.Regs.Get(amd64.RSP)
 					if w.tid != 100000 && (sp < 0xfffffe0000000000 || sp >= 0xffffffff80000000) {
 						t.Errorf("tid %d: rsp %#x is not a kernel stack address", g.TID, sp)
 					}
@@ -251,7 +251,7 @@ func TestMiniAndFullAgree(t *testing.T) {
 					regions = append(regions, region{s, a, 64})
 				}
 				for _, th := range ths {
-					sp, _ := th.Regs.SP()
+					sp, _ := th.Regs.Get(amd64.RSP)
 					regions = append(regions, region{fmt.Sprintf("thread %d", th.TID), th.Addr, 1024},
 						region{fmt.Sprintf("stack of %d", th.TID), sp, 512})
 				}
@@ -375,7 +375,7 @@ func TestCrashedRegisters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := th.Regs.PC(); got != rip {
+	if got, _ := th.Regs.Get(amd64.RIP); got != rip {
 		t.Errorf("rip %#x, want dumppcb.pcb_rip = %#x", got, rip)
 	}
 }

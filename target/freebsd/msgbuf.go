@@ -11,7 +11,7 @@ import (
 // (msg_rseq up to msg_wseq), as dmesg and savecore show them.
 func (k *kernel) MessageBuffer() (*target.MessageBuffer, error) {
 	t := k.t
-	mp, err := t.SymbolValueU64("msgbufp")
+	mp, err := t.SymbolPtr("msgbufp")
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (k *kernel) MessageBuffer() (*target.MessageBuffer, error) {
 	if size == 0 || size > maxMsgBuf {
 		return nil, fmt.Errorf("struct msgbuf at %#x: msg_size %d is out of range", mp, size)
 	}
-	ptr, err := t.ReadU64(mp + uint64(k.lay.msgPtr))
+	ptr, err := t.ReadPtr(mp + uint64(k.lay.msgPtr))
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,12 @@ package freebsd
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
+	godwarf "github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/kdap/kdap/target"
-	"github.com/kdap/kdap/target/arch/amd64"
+
+	"github.com/kdap/kdap/target/arch"
 )
 
 // Threads walks allproc and zombproc and each process's p_threads.
@@ -30,7 +31,7 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 			}
 			continue
 		}
-		p, err := t.ReadU64(head) // lh_first
+		p, err := t.ReadPtr(head) // lh_first
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", list, err)
 		}
@@ -47,7 +48,7 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 				return nil, fmt.Errorf("%s: %w", list, err)
 			}
 			all = append(all, ths...)
-			if p, err = t.ReadU64(p + uint64(k.lay.pList)); err != nil { // p_list.le_next
+			if p, err = t.ReadPtr(p + uint64(k.lay.pList)); err != nil { // p_list.le_next
 				return nil, fmt.Errorf("%s: reading p_list of process: %w", list, err)
 			}
 		}
@@ -76,7 +77,7 @@ func (k *kernel) procThreads(p uint64, zombie bool, dumptid int64) ([]*target.Th
 	}
 	var out []*target.Thread
 	seen := map[uint64]bool{}
-	td, err := t.ReadU64(p + uint64(k.lay.pThreads)) // tqh_first
+	td, err := t.ReadPtr(p + uint64(k.lay.pThreads)) // tqh_first
 	if err != nil {
 		return nil, fmt.Errorf("process %d: reading p_threads: %w", int32(pid), err)
 	}
@@ -93,7 +94,7 @@ func (k *kernel) procThreads(p uint64, zombie bool, dumptid int64) ([]*target.Th
 			return nil, fmt.Errorf("process %d: %w", int32(pid), err)
 		}
 		out = append(out, th)
-		if td, err = t.ReadU64(td + uint64(k.lay.tdPlist)); err != nil { // td_plist.tqe_next
+		if td, err = t.ReadPtr(td + uint64(k.lay.tdPlist)); err != nil { // td_plist.tqe_next
 			return nil, fmt.Errorf("process %d: thread %#x: reading td_plist: %w", int32(pid), th.Addr, err)
 		}
 	}
@@ -136,7 +137,7 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 	}
 	cpu := int(oc[0])
 	if sz == 4 {
-		cpu = int(int32(binary.LittleEndian.Uint32(oc[:])))
+		cpu = int(int32(t.Arch.ByteOrder.Uint32(oc[:])))
 	}
 	if (sz == 1 && cpu == nocpu) || cpu < 0 || cpu >= maxCPUs {
 		cpu = -1
@@ -156,7 +157,7 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 		return nil, fmt.Errorf("thread %d: reading its PCB (%s at %#x): %w", tid, from, pcb, err)
 	}
 	if k.lay.tdKstack >= 0 && k.lay.tdKstackPages >= 0 {
-		base, err1 := t.ReadU64(td + uint64(k.lay.tdKstack))
+		base, err1 := t.ReadPtr(td + uint64(k.lay.tdKstack))
 		pages, err2 := t.ReadU32(td + uint64(k.lay.tdKstackPages))
 		if err1 == nil && err2 == nil && base != 0 && pages > 0 && pages < 1024 {
 			th.StackLo, th.StackHi = base, base+uint64(pages)*4096
@@ -175,12 +176,12 @@ func (k *kernel) pcbFor(th *target.Thread) (uint64, string, error) {
 			return a, "dumppcb", nil
 		}
 	}
-	if th.CPU >= 0 && !th.Crashed && k.lay.pcbSize > 0 {
-		if a, ok := t.Kernel.Addr("stoppcbs"); ok && k.cpuStopped(th.CPU) {
-			return a + uint64(th.CPU)*uint64(k.lay.pcbSize), fmt.Sprintf("stoppcbs[%d]", th.CPU), nil
+	if th.CPU >= 0 && !th.Crashed && k.lay.pcbSize > 0 && k.cpuStopped(th.CPU) {
+		if base, ok := k.stopPCBs(); ok {
+			return base + uint64(th.CPU)*uint64(k.lay.pcbSize), fmt.Sprintf("stoppcbs[%d]", th.CPU), nil
 		}
 	}
-	pcb, err := t.ReadU64(th.Addr + uint64(k.lay.tdPcb))
+	pcb, err := t.ReadPtr(th.Addr + uint64(k.lay.tdPcb))
 	if err != nil {
 		return 0, "", fmt.Errorf("reading td_pcb: %w", err)
 	}
@@ -190,6 +191,33 @@ func (k *kernel) pcbFor(th *target.Thread) (uint64, string, error) {
 	return pcb, "td_pcb", nil
 }
 
+// stopPCBs returns the address of stoppcbs[0]. Before FreeBSD 14.0
+// (__FreeBSD_version 1400089) stoppcbs was an array of MAXCPU PCBs;
+// since then it is a pointer to an array allocated at boot. DWARF's type
+// says which; without DWARF, a symbol no larger than a pointer is the
+// pointer.
+func (k *kernel) stopPCBs() (uint64, bool) {
+	t := k.t
+	s, ok := t.Kernel.Syms.Lookup("stoppcbs")
+	if !ok {
+		return 0, false
+	}
+	isPtr := s.Size > 0 && s.Size <= uint64(t.PtrSize())
+	if d, err := t.Kernel.DWARF(); err == nil {
+		if ty, err := d.VariableType("stoppcbs"); err == nil {
+			_, isPtr = ty.(*godwarf.PtrType)
+		}
+	}
+	if !isPtr {
+		return s.Addr, true
+	}
+	p, err := t.ReadPtr(s.Addr)
+	if err != nil || p == 0 {
+		return 0, false
+	}
+	return p, true
+}
+
 // cpuStopped reports whether cpu's bit is set in stopped_cpus; kernels
 // without the symbol are taken to have stopped every other CPU.
 func (k *kernel) cpuStopped(cpu int) bool {
@@ -197,33 +225,35 @@ func (k *kernel) cpuStopped(cpu int) bool {
 	if !ok {
 		return true
 	}
-	w, err := k.t.ReadU64(a + uint64(cpu/64)*8)
+	// cpuset_t is an array of longs.
+	bits := uint64(k.t.PtrSize()) * 8
+	w, err := k.t.ReadPtr(a + uint64(cpu)/bits*uint64(k.t.PtrSize()))
 	if err != nil {
 		return false
 	}
-	return w&(1<<(uint(cpu)%64)) != 0
+	return w&(1<<(uint64(cpu)%bits)) != 0
 }
 
-// readPCB turns a saved PCB into registers: the callee-saved ones, rip,
-// and rsp one slot above pcb_rsp, since pcb_rsp points at the return
-// address that cpu_switch and savectx leave on the stack.
-func (k *kernel) readPCB(pcb uint64) (amd64.Regs, error) {
-	var regs amd64.Regs
-	var vals [8]uint64
-	for i := range pcbRegs {
-		v, err := k.t.ReadU64(pcb + uint64(k.lay.pcb[i]))
+// readPCB turns a saved PCB into registers, as the layout in use says:
+// the registers it saves, the pc from the member that holds the return
+// address (rip, eip; x30 on arm64), and the stack pointer moved past a
+// return address that x86's savectx and cpu_switch leave on the stack.
+func (k *kernel) readPCB(pcb uint64) (arch.Regs, error) {
+	var regs arch.Regs
+	l := k.lay.pcb
+	a := k.t.Arch
+	for i, r := range l.regs {
+		v, err := k.t.ReadPtr(pcb + uint64(k.lay.pcbOff[i]))
 		if err != nil {
 			return regs, err
 		}
-		vals[i] = v
+		regs.Set(r.reg, v)
 	}
-	regs.Set(amd64.R15, vals[0])
-	regs.Set(amd64.R14, vals[1])
-	regs.Set(amd64.R13, vals[2])
-	regs.Set(amd64.R12, vals[3])
-	regs.Set(amd64.RBP, vals[4])
-	regs.Set(amd64.RSP, vals[5]+8)
-	regs.Set(amd64.RBX, vals[6])
-	regs.Set(amd64.RIP, vals[7])
+	if v, ok := regs.Get(l.pc); ok && l.pc != a.PC {
+		regs.Set(a.PC, v)
+	}
+	if sp, ok := regs.Get(a.SP); ok {
+		regs.Set(a.SP, sp+l.spAdjust)
+	}
 	return regs, nil
 }

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/core/vmcoreinfo"
 )
 
@@ -57,6 +58,11 @@ type kernel struct {
 }
 
 func open(t *target.Target) (target.OS, error) {
+	if t.Arch != amd64.Arch {
+		// Registers, pt_regs, ORC and the page-table root below are
+		// x86-64's.
+		return nil, fmt.Errorf("kdap reads Linux dumps of amd64 machines only; this kernel is for %s", t.Arch.Name)
+	}
 	text, err := vmcoreinfo.FromDump(t.Dump)
 	if err != nil {
 		return nil, err
@@ -75,7 +81,11 @@ func open(t *target.Target) (target.OS, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.SetTranslate(target.PageTableTranslate(t.Dump, root, levels))
+	tr, err := target.PageTableTranslate(t.Arch, t.Dump, root, levels)
+	if err != nil {
+		return nil, err
+	}
+	t.SetTranslate(tr)
 	if err := k.checkVersion(); err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ var crashLine = regexp.MustCompile(`^KDAP-FIXTURE: init pid (\d+) comm (\S+) cra
 func readConsole(t *testing.T, dir string) *console {
 	f, err := os.Open(filepath.Join(dir, "console.txt"))
 	if err != nil {
-		t.Skipf("fixture has no console.txt: %v", err)
+		testfixture.MissingFile(t, err, "Linux dump fixture file "+filepath.Join(dir, "console.txt"), testfixture.LinuxGet)
 	}
 	defer f.Close()
 	c := &console{ps: map[int64]string{}, crashPID: -1}
@@ -108,7 +108,7 @@ func readConsole(t *testing.T, dir string) *console {
 func openTarget(t *testing.T, dir, dump string) *target.Target {
 	core := filepath.Join(dir, dump)
 	if _, err := os.Stat(core); err != nil {
-		t.Skipf("fixture file %s is missing", core)
+		testfixture.MissingFile(t, err, "Linux dump fixture file "+core, testfixture.LinuxGet)
 	}
 	tg, err := target.Open(core, filepath.Join(dir, "vmlinux"), target.Options{})
 	if err != nil {
@@ -176,7 +176,7 @@ func TestFixtureThreads(t *testing.T) {
 				if !crashed.Crashed || crashed.TID != con.crashPID || crashed.Comm != con.crashComm || crashed.CPU != con.crashCPU {
 					t.Errorf("first thread %+v, want the crashed pid %d %s on CPU %d", crashed, con.crashPID, con.crashComm, con.crashCPU)
 				}
-				pc, _ := crashed.Regs.PC()
+				pc, _ := crashed.Regs.Get(amd64.RIP)
 				sym, _, ok := tg.Kernel.Syms.Addr(pc)
 				if !ok || (sym.Name != "panic" && sym.Name != "delay_tsc" && !strings.HasPrefix(sym.Name, "crash_")) {
 					t.Errorf("crashed thread's pc %#x is in %q, not in the panic path", pc, sym.Name)
@@ -196,8 +196,8 @@ func TestFixtureThreads(t *testing.T) {
 		for i := range a {
 			same := a[i].Regs == b[i].Regs
 			if a[i].CPU >= 0 {
-				sa, _ := a[i].Regs.SP()
-				sb, _ := b[i].Regs.SP()
+				sa, _ := a[i].Regs.Get(amd64.RSP)
+				sb, _ := b[i].Regs.Get(amd64.RSP)
 				fa, _ := a[i].Regs.Get(amd64.RBP)
 				fb, _ := b[i].Regs.Get(amd64.RBP)
 				same = sa == sb && fa == fb
@@ -271,7 +271,7 @@ func TestParsePRStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got, ok := r.Get(tt.reg); !ok || got != tt.want {
-			t.Errorf("%s = %#x, %v; want %#x", amd64.Name(tt.reg), got, ok, tt.want)
+			t.Errorf("%s = %#x, %v; want %#x", amd64.Arch.RegName(tt.reg), got, ok, tt.want)
 		}
 	}
 	if _, err := parsePRStatus(desc[:prRegOffset+8*19]); err == nil {
@@ -377,10 +377,10 @@ func TestFixtureUserRegs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc, _ := regs.PC(); pc != rip {
+		if pc, _ := regs.Get(amd64.RIP); pc != rip {
 			t.Errorf("pt_regs rip %#x, the oops printed %#x (%s)", pc, rip, marker)
 		}
-		if sp, _ := regs.SP(); sp != rsp {
+		if sp, _ := regs.Get(amd64.RSP); sp != rsp {
 			t.Errorf("pt_regs rsp %#x, the oops printed %#x (%s)", sp, rsp, marker)
 		}
 		// The system call's entry saved user registers: RSP: 002b:… in the oops.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/target/core"
 )
@@ -166,8 +167,8 @@ var prstatusRegs = []int{
 const prRegOffset = 112
 
 // parsePRStatus reads the registers of an x86-64 NT_PRSTATUS descriptor.
-func parsePRStatus(desc []byte) (amd64.Regs, error) {
-	var r amd64.Regs
+func parsePRStatus(desc []byte) (arch.Regs, error) {
+	var r arch.Regs
 	if len(desc) < prRegOffset+8*len(prstatusRegs) {
 		return r, fmt.Errorf("NT_PRSTATUS of %d bytes is too short for x86-64 pr_reg (need %d)", len(desc), prRegOffset+8*len(prstatusRegs))
 	}
@@ -199,7 +200,7 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	pcs := make([]uint64, len(cpus))
 	for i, c := range cpus {
 		if r, err := parsePRStatus(c.regs); err == nil {
-			pcs[i], _ = r.PC()
+			pcs[i], _ = r.Get(amd64.RIP)
 		}
 	}
 	crashCPU := crashedCPU(panicCPU, pcs, func(pc uint64) string {
@@ -386,7 +387,7 @@ func (k *kernel) thread(l *taskLayout, task uint64, cpus []cpuState, panicCPU in
 	// A task that never ran "returns" to the first instruction of
 	// ret_from_fork, which no call precedes (the kernel's own unwinder
 	// makes the same exception).
-	if pc, _ := th.Regs.PC(); pc != 0 {
+	if pc, _ := th.Regs.Get(amd64.RIP); pc != 0 {
 		if rf, ok := t.Kernel.Addr("ret_from_fork"); ok && rf == pc {
 			th.SavedByCall = false
 		}

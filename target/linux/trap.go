@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kdap/kdap/target"
+	"github.com/kdap/kdap/target/arch"
 	"github.com/kdap/kdap/target/arch/amd64"
 	"github.com/kdap/kdap/unwind/orc"
 )
@@ -38,8 +39,8 @@ func (trapRules) IsThreadEntry(fn string) bool { return fn == "ret_from_fork" }
 
 // Interrupted reads the struct pt_regs at sp, with the layout and marker
 // the ORC unwinder uses.
-func (r trapRules) Interrupted(sp uint64) (amd64.Regs, string, error) {
-	var regs amd64.Regs
+func (r trapRules) Interrupted(sp uint64) (arch.Regs, string, error) {
+	var regs arch.Regs
 	layout, err := r.k.ptRegsLayout()
 	if err != nil {
 		return regs, "", err

@@ -18,7 +18,7 @@ func fixtureVmlinux(t testing.TB) string {
 			return ks[0]
 		}
 	}
-	t.Skip("no vmlinux in the Linux fixtures")
+	testfixture.Missing(t, "vmlinux in the Linux dump fixtures", testfixture.LinuxGet)
 	return ""
 }
 

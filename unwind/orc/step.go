@@ -180,7 +180,7 @@ func (s *Stepper) cfa(e Entry, regs *unwind.Regs, mem unwind.Memory) (uint64, er
 	get := func(n int) (uint64, error) {
 		v, ok := regs.Get(n)
 		if !ok {
-			return 0, fmt.Errorf("%s is unavailable in this frame", amd64.Name(n))
+			return 0, fmt.Errorf("%s is unavailable in this frame", amd64.Arch.RegName(n))
 		}
 		return v, nil
 	}

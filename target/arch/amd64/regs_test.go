@@ -13,54 +13,63 @@ func TestDWARFNumbers(t *testing.T) {
 		{"rbp", 6}, {"rsp", 7}, {"r8", 8}, {"r9", 9}, {"r10", 10}, {"r11", 11},
 		{"r12", 12}, {"r13", 13}, {"r14", 14}, {"r15", 15}, {"rip", 16},
 	} {
-		if n, ok := Number(tc.name); !ok || n != tc.num {
-			t.Errorf("Number(%q) = %d, %v; want %d", tc.name, n, ok, tc.num)
+		if n, ok := Arch.RegNumber(tc.name); !ok || n != tc.num {
+			t.Errorf("RegNumber(%q) = %d, %v; want %d", tc.name, n, ok, tc.num)
 		}
-		if got := Name(tc.num); got != tc.name {
-			t.Errorf("Name(%d) = %q, want %q", tc.num, got, tc.name)
+		if got := Arch.RegName(tc.num); got != tc.name {
+			t.Errorf("RegName(%d) = %q, want %q", tc.num, got, tc.name)
 		}
 	}
-	if _, ok := Number("eax"); ok {
-		t.Error("Number(eax) found a register")
+	if _, ok := Arch.RegNumber("eax"); ok {
+		t.Error("RegNumber(eax) found a register")
 	}
-	if Name(17) != "" || Name(-1) != "" {
-		t.Error("Name outside 0..16 is not empty")
+	if n, ok := Arch.RegNumber("PC"); !ok || n != RIP {
+		t.Errorf("RegNumber(PC) = %d, %v; want rip", n, ok)
 	}
 }
 
-func TestNamesCoverEveryRegisterOnce(t *testing.T) {
-	seen := map[string]bool{}
-	for _, n := range Names {
-		if _, ok := Number(n); !ok || seen[n] {
-			t.Errorf("Names has %q twice or unknown", n)
+func TestRegisterTableCoversEveryNumberOnce(t *testing.T) {
+	seen := map[int]bool{}
+	for _, r := range Arch.Regs {
+		if seen[r.DWARF] || r.DWARF < 0 || r.DWARF >= Arch.NumRegs {
+			t.Errorf("register %s: DWARF number %d twice or out of range", r.Name, r.DWARF)
 		}
-		seen[n] = true
+		seen[r.DWARF] = true
 	}
 	if len(seen) != NumRegs {
-		t.Errorf("Names lists %d registers, want %d", len(seen), NumRegs)
+		t.Errorf("the table lists %d registers, want %d", len(seen), NumRegs)
 	}
 }
 
-func TestRegs(t *testing.T) {
-	var r Regs
-	if _, ok := r.Get(RIP); ok {
-		t.Fatal("zero Regs has rip")
+// Instruction bytes and their AT&T text as binutils' objdump prints them.
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		code []byte
+		pc   uint64
+		text string
+		refs []uint64
+		ilen int
+	}{
+		{[]byte{0x55}, 0xffffffff80200000, "push %rbp", nil, 1},
+		{[]byte{0xe8, 0x10, 0x00, 0x00, 0x00}, 0xffffffff80200000, "callq 0xffffffff80200015", []uint64{0xffffffff80200015}, 5},
+		{[]byte{0x48, 0x8b, 0x05, 0x00, 0x01, 0x00, 0x00}, 0xffffffff80200000, "mov 0x100(%rip),%rax", []uint64{0xffffffff80200107}, 7},
+	} {
+		in, err := Arch.Decode(tc.code, tc.pc, "")
+		if err != nil {
+			t.Errorf("% x: %v", tc.code, err)
+			continue
+		}
+		if in.Text != tc.text || in.Len != tc.ilen || len(in.Refs) != len(tc.refs) {
+			t.Errorf("% x: %q len %d refs %v; want %q len %d refs %#x", tc.code, in.Text, in.Len, in.Refs, tc.text, tc.ilen, tc.refs)
+			continue
+		}
+		for i, r := range tc.refs {
+			if in.Refs[i].Addr != r {
+				t.Errorf("% x: ref %d = %#x, want %#x", tc.code, i, in.Refs[i].Addr, r)
+			}
+		}
 	}
-	r.Set(RIP, 0xffffffff80201234)
-	r.Set(RSP, 0xfffffe0012345678)
-	r.Set(17, 1) // ignored
-	r.Set(-1, 1) // ignored
-	if v, ok := r.PC(); !ok || v != 0xffffffff80201234 {
-		t.Errorf("PC = %#x, %v", v, ok)
-	}
-	if v, ok := r.SP(); !ok || v != 0xfffffe0012345678 {
-		t.Errorf("SP = %#x, %v", v, ok)
-	}
-	if r.Valid != 1<<16|1<<7 {
-		t.Errorf("Valid = %#b, want bits 7 and 16", r.Valid)
-	}
-	r.Clear(RSP)
-	if _, ok := r.Get(RSP); ok {
-		t.Error("rsp still valid after Clear")
+	if _, err := Arch.Decode(nil, 0, ""); err == nil {
+		t.Error("decoding no bytes succeeded")
 	}
 }
