@@ -8,9 +8,12 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -28,20 +31,28 @@ func Root() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
 }
 
+// FreeBSDGet is how to make the committed FreeBSD fixtures of
+// testdata/fbsdkern when they are absent (see testdata/README.md).
+const FreeBSDGet = "make -C testdata/fbsdkern fixtures (needs gcc, make, qemu-system-x86)"
+
+// LinuxGet is how to make the Linux dump fixture (see testdata/README.md).
+const LinuxGet = "sh testdata/linux/mkfixture.sh (or set KDAP_LINUX_FIXTURE to where one is)"
+
 // Path returns a readable file for rel (relative to testdata/). When only
 // rel+".gz" exists it is decompressed once into a cache shared by
-// test processes and runs (see cacheDir). A missing fixture skips the test.
+// test processes and runs (see cacheDir). A missing fixture ends the test
+// through Missing; one that cannot be decompressed fails it.
 func Path(t testing.TB, rel string) string {
 	t.Helper()
 	p, err := Find(rel)
 	if err != nil {
-		t.Skipf("fixture %s: %v", rel, err)
+		MissingFile(t, err, "fixture testdata/"+rel, FreeBSDGet)
 	}
 	return p
 }
 
 // Find is Path without a testing.TB: it returns an error when the fixture
-// is missing or cannot be decompressed.
+// is missing (wrapping fs.ErrNotExist) or cannot be decompressed.
 func Find(rel string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -56,7 +67,7 @@ func Find(rel string) (string, error) {
 	gz := plain + ".gz"
 	data, err := os.ReadFile(gz)
 	if err != nil {
-		return "", fmt.Errorf("not found (neither %s nor %s.gz; run `make -C testdata/fbsdkern fixtures`)", rel, rel)
+		return "", fmt.Errorf("neither %s nor %s.gz: %w", rel, rel, fs.ErrNotExist)
 	}
 	// Decompressed fixtures are kept in a cache keyed by the compressed
 	// file's hash, shared by test processes and runs.
@@ -152,13 +163,17 @@ func LinuxRoot() string {
 }
 
 // LinuxDirs returns the Linux fixture folders that hold a fixture.env, or
-// skips the test with a message saying how to make one.
+// ends the test through Missing.
 func LinuxDirs(t testing.TB) []string {
 	t.Helper()
 	root := LinuxRoot()
 	envs, _ := filepath.Glob(filepath.Join(root, "*", "fixture.env"))
 	if root == "" || len(envs) == 0 {
-		t.Skipf("no Linux dump fixtures under %q (run testdata/linux/mkfixture.sh or set KDAP_LINUX_FIXTURE)", root)
+		where := "in " + root
+		if root == "" {
+			where = "(no home folder to look in)"
+		}
+		Missing(t, "Linux dump fixture "+where, LinuxGet)
 	}
 	dirs := make([]string, len(envs))
 	for i, e := range envs {
@@ -203,6 +218,43 @@ func Missing(t testing.TB, what, get string) {
 		t.Fatalf("%s is absent (%s=1 makes this a failure): %s", what, RequireEnv, get)
 	}
 	t.Skipf("%s is absent: %s", what, get)
+}
+
+// MissingFile ends t after err, from opening or stating what (a fixture
+// or a tool), through Missing when err says the file does not exist. Any
+// other error fails t: a fixture that is there but unreadable is a fault
+// to see, not a reason to skip. It does nothing when err is nil.
+func MissingFile(t testing.TB, err error, what, get string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		Missing(t, what, get)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+// LinuxFile returns dir/name, a file of the Linux dump fixture folder dir
+// (e.g. "vmcore.kdump"), or ends t through MissingFile.
+func LinuxFile(t testing.TB, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	_, err := os.Stat(p)
+	MissingFile(t, err, "Linux dump fixture file "+p, LinuxGet)
+	return p
+}
+
+// LookPath returns the path of the host program name (gdb, objcopy,
+// readelf, ...), or ends t through Missing, naming the Debian package
+// that installs it.
+func LookPath(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name, "apt-get install "+pkg)
+	}
+	return p
 }
 
 // FreeBSDLLDBRoot is the folder where testdata/freebsd-lldb/fetch.sh puts
