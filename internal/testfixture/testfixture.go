@@ -235,16 +235,6 @@ func MissingFile(t testing.TB, err error, what, get string) {
 	t.Fatalf("%s: %v", what, err)
 }
 
-// LinuxFile returns dir/name, a file of the Linux dump fixture folder dir
-// (e.g. "vmcore.kdump"), or ends t through MissingFile.
-func LinuxFile(t testing.TB, dir, name string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	_, err := os.Stat(p)
-	MissingFile(t, err, "Linux dump fixture file "+p, LinuxGet)
-	return p
-}
-
 // LookPath returns the path of the host program name (gdb, objcopy,
 // readelf, ...), or ends t through Missing, naming the Debian package
 // that installs it.
