@@ -250,10 +250,7 @@ func TestKernelBesideTheDump(t *testing.T) {
 }
 
 func TestKernelWithoutDebugInfo(t *testing.T) {
-	objcopy, err := exec.LookPath("objcopy")
-	if err != nil {
-		t.Skip("objcopy (binutils) not installed")
-	}
+	objcopy := testfixture.LookPath(t, "objcopy", "binutils")
 	stripped := filepath.Join(t.TempDir(), "kernel")
 	if out, err := exec.Command(objcopy, "--strip-debug", fixtureKernel(t), stripped).CombinedOutput(); err != nil {
 		t.Fatalf("objcopy: %v\n%s", err, out)

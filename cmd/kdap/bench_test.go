@@ -21,7 +21,7 @@ func linuxFixture(b *testing.B, name string) (string, string) {
 	core, kernel := filepath.Join(dir, name), filepath.Join(dir, "vmlinux")
 	for _, p := range []string{core, kernel} {
 		if _, err := os.Stat(p); err != nil {
-			b.Skipf("Linux fixture incomplete: %v", err)
+			testfixture.MissingFile(b, err, "Linux dump fixture file "+p, testfixture.LinuxGet)
 		}
 	}
 	return core, kernel

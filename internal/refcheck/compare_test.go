@@ -134,7 +134,7 @@ func fixtures(t *testing.T) []fixture {
 func (f fixture) sum(t *testing.T, key string) string {
 	s := f.env[key]
 	if s == "" {
-		t.Skipf("%s/fixture.env has no %s", f.dir, key)
+		testfixture.Missing(t, key+" in "+f.dir+"/fixture.env", "sh testdata/linux/mkfixture.sh (it rewrites fixture.env)")
 	}
 	return s
 }
@@ -145,7 +145,7 @@ func (f fixture) sum(t *testing.T, key string) string {
 func TestCrash(t *testing.T) {
 	tl, err := refcheck.Find("crash")
 	if err != nil {
-		t.Skip(err)
+		testfixture.Missing(t, "crash (Debian trixie's, at "+tl.Path+")", "sh "+tl.Fetch+" (or set KDAP_CRASH)")
 	}
 	for _, fx := range fixtures(t) {
 		for _, d := range []struct{ file, key string }{
@@ -175,7 +175,7 @@ func TestCrash(t *testing.T) {
 func TestDrgn(t *testing.T) {
 	tl, err := refcheck.Find("drgn")
 	if err != nil {
-		t.Skip(err)
+		testfixture.Missing(t, "drgn (Debian trixie's, at "+tl.Path+")", "sh "+tl.Fetch+" (or set KDAP_DRGN)")
 	}
 	for _, fx := range fixtures(t) {
 		t.Run(filepath.Base(fx.dir)+"/vmcore.elf", func(t *testing.T) {

@@ -238,10 +238,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestNoDWARF(t *testing.T) {
-	objcopy, err := exec.LookPath("objcopy")
-	if err != nil {
-		t.Skip("objcopy not on PATH")
-	}
+	objcopy := testfixture.LookPath(t, "objcopy", "binutils")
 	out := filepath.Join(t.TempDir(), "stripped.elf")
 	if b, err := exec.Command(objcopy, "--strip-debug", tinyELF, out).CombinedOutput(); err != nil {
 		t.Fatalf("objcopy: %v\n%s", err, b)
@@ -289,10 +286,8 @@ func TestVariables(t *testing.T) {
 // gdbLines asks gdb for the line of each address: gdb is an independent
 // reader of the same line table.
 func gdbLines(t *testing.T, file string, addrs []uint64) map[uint64]string {
-	gdb, err := exec.LookPath("gdb")
-	if err != nil {
-		t.Skip("gdb not on PATH: no independent line table reader")
-	}
+	// gdb is an independent reader of the line table.
+	gdb := testfixture.LookPath(t, "gdb", "gdb")
 	args := []string{"-nx", "-batch"}
 	for _, a := range addrs {
 		args = append(args, "-ex", fmt.Sprintf("echo @%#x\\n", a), "-ex", fmt.Sprintf("info line *%#x", a))
@@ -664,10 +659,7 @@ func BenchmarkLineAt(b *testing.B) {
 // TestLocationsAgainstGDB compares LocationAt with gdb's "info scope"
 // ranges for variables held in registers or known as small constants.
 func TestLocationsAgainstGDB(t *testing.T) {
-	gdb, err := exec.LookPath("gdb")
-	if err != nil {
-		t.Skip("gdb not on PATH")
-	}
+	gdb := testfixture.LookPath(t, "gdb", "gdb")
 	cases := []struct {
 		file  string
 		funcs []string

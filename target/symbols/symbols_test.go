@@ -209,10 +209,8 @@ func TestBuildID(t *testing.T) {
 	if p, err := testfixture.Find("fbsdkern/fixtures/fp/kernel.debug"); err == nil {
 		paths = append(paths, p)
 	}
-	readelf, err := exec.LookPath("readelf")
-	if err != nil {
-		t.Skip("readelf not on PATH: no independent build ID to compare with")
-	}
+	// readelf is the independent reader of the build ID to compare with.
+	readelf := testfixture.LookPath(t, "readelf", "binutils")
 	re := regexp.MustCompile(`Build ID: ([0-9a-f]+)`)
 	for _, p := range paths {
 		out, err := exec.Command(readelf, "-n", p).Output()

@@ -48,7 +48,7 @@ func readEnv(t *testing.T, dir string) map[string]string {
 func openFile(t *testing.T, path string) core.File {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("fixture file %s is missing", path)
+		testfixture.Missing(t, "Linux dump fixture file "+path, testfixture.LinuxGet)
 	}
 	if err != nil {
 		t.Fatal(err)

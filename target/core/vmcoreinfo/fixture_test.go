@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kdap/kdap/internal/testfixture"
 )
 
 func fixtureTexts(t testing.TB) map[string][]byte {
@@ -36,7 +38,7 @@ func fixtureTexts(t testing.TB) map[string][]byte {
 func TestFixtureText(t *testing.T) {
 	texts := fixtureTexts(t)
 	if len(texts) == 0 {
-		t.Skip("no Linux dump fixtures with vmcoreinfo.txt (set KDAP_LINUX_FIXTURE)")
+		testfixture.Missing(t, "Linux dump fixture with vmcoreinfo.txt", testfixture.LinuxGet)
 	}
 	for dir, text := range texts {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
