@@ -1,17 +1,30 @@
-// Package fbsdmini reads FreeBSD amd64 minidumps (versions 1, 2 and 3), the
-// default kernel crash dump format of FreeBSD: the kernel's page-directory
-// pages plus only the physical pages the kernel had mapped.
+// Package fbsdmini reads FreeBSD minidumps, the default kernel crash dump
+// format of FreeBSD, of amd64 (versions 1 to 3), arm64 (versions 1 to 3,
+// 4 KiB pages) and i386 (versions 1 and 2, PAE or not) machines: the
+// kernel's page map plus only the physical pages the kernel had mapped.
 //
 // A minidump is laid out in page-aligned sections: the header page, the
-// message buffer, dump_avail (version 3 only), the page bitmap, the kernel
-// page map (pmapsize bytes: one page of PDEs per GB of KVA from kernbase;
-// PTEs in version 1), then every page whose bitmap bit is set, in bit order.
-// Version 3 numbers bitmap bits consecutively across the dump_avail
-// ranges; earlier versions use the physical page number.
+// message buffer, dump_avail (amd64 v3, arm64 v2 and later, i386 v2), the
+// page bitmap, the kernel page map, then every page whose bitmap bit is
+// set, in bit order. Dumps with dump_avail number bitmap bits
+// consecutively across its ranges; older ones use the physical page
+// number. The page map differs by machine:
+//
+//   - amd64: a page of PDEs per GiB of kernel address space from kernbase
+//     (PTEs in version 1); see amd64.go.
+//   - arm64: a page of L3 descriptors per 2 MiB from kernbase, blocks
+//     written out as fake L3 pages, plus a direct map; see arm64.go.
+//   - i386: a page of PTEs per 4 MiB (2 MiB with PAE) from kernbase,
+//     superpages written out as fake PTEs, and no direct map; see i386.go.
+//
+// A file that ends among the dumped pages still opens: the pages it lacks
+// read as absent and Warnings says how many. So does a file that ends
+// inside the page map, whose missing entries translate to nothing.
 package fbsdmini
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,19 +35,18 @@ import (
 	"github.com/kdap/kdap/target/core"
 )
 
-// Magic is the string a minidump starts with.
-const Magic = "minidump FreeBSD/amd64"
+// The magic strings a minidump's header starts with, one per machine.
+const (
+	MagicAMD64 = "minidump FreeBSD/amd64"
+	MagicARM64 = "minidump FreeBSD/arm64"
+	MagicI386  = "minidump FreeBSD/i386"
+)
 
 const (
 	pageSize  = 4096
 	pageShift = 12
-	pdrShift  = 21 // log2 of the 2 MiB a PDE maps
-	headerLen = 68 // sizeof(struct minidumphdr) with dumpavailsize
-
-	pteValid  = 1 << 0
-	ptePS     = 1 << 7
-	pgFrame   = 0x000ffffffffff000
-	pgPSFrame = 0x000fffffffe00000
+	magicLen  = 24 // char magic[24]
+	headerLen = 80 // bytes decoded: the largest struct minidumphdr (arm64 v3)
 
 	// Limits beyond which a size field is taken as corrupt rather than
 	// trusted for an allocation.
@@ -45,31 +57,69 @@ const (
 	rankBlock = 8
 )
 
-// Header is the decoded struct minidumphdr.
+// Header is the decoded struct minidumphdr. Fields that the machine's or
+// version's header lacks are zero.
 type Header struct {
-	Version       uint32 // 1, 2 or 3
+	Arch          string // "amd64", "arm64" or "i386", from the magic
+	Version       uint32 // format version
 	MsgBufSize    uint32 // bytes of message buffer
 	BitmapSize    uint32 // bytes of page bitmap
-	PmapSize      uint32 // bytes of kernel page map
+	PmapSize      uint32 // bytes of kernel page map (i386: ptesize)
 	KernBase      uint64 // first VA the page map covers
-	DmapBase      uint64 // start of the direct map
-	DmapEnd       uint64 // end of the direct map
-	DumpAvailSize uint32 // bytes of dump_avail (version 3)
+	DmapPhys      uint64 // arm64: physical address at the start of the direct map
+	DmapBase      uint64 // start of the direct map (amd64, arm64)
+	DmapEnd       uint64 // end of the direct map (amd64, arm64)
+	DumpAvailSize uint32 // bytes of dump_avail, in versions that have it
+	PAEMode       uint32 // i386: non-zero when the page map holds 8-byte PAE PTEs
+	Flags         uint32 // arm64 v3: MINIDUMP_FLAG_PS_* page-size flags
 }
+
+// arch is what differs between the machines' minidumps.
+type arch struct {
+	name    string
+	magic   string
+	machine elf.Machine
+	// bitmapWord is the size of the words the kernel writes the bitmap
+	// in; bitmapsize must be a multiple of it.
+	bitmapWord uint32
+	// pmapName names the header's page-map size field.
+	pmapName string
+	// availOff is the file offset of the header's dumpavailsize field.
+	availOff int
+	// decode reads and checks the machine's header fields from the
+	// header page's first headerLen bytes (magic already matched).
+	decode func(raw []byte) (Header, error)
+	// hasDumpAvail reports whether a version has a dump_avail section.
+	hasDumpAvail func(version uint32) bool
+	// entrySize is the size of one page-map entry.
+	entrySize func(h Header) uint64
+	// translate maps a kernel VA through the dump's maps.
+	translate func(d *Dump, va uint64) (uint64, uint64, error)
+	// info lists the machine's own header fields, after the common ones.
+	info func(h Header) []core.Field
+}
+
+// arches lists the machines in the order Open tries their magics.
+var arches = []*arch{&amd64Arch, &arm64Arch, &i386Arch}
 
 // Dump is an opened minidump. It is safe for concurrent use.
 type Dump struct {
 	f         core.File
+	arch      *arch
 	hdr       Header
 	msgbuf    []byte
 	avail     [][2]uint64
-	ranges    []pfnRange
+	ranges    []pfnRange // dump_avail in pages; empty when the version has none
 	bitmap    []uint64
 	rank      []uint64 // set bits before each block of rankBlock words
-	pages     uint64
+	pages     uint64   // pages the bitmap marks as dumped
+	inFile    uint64   // of those, how many the file holds
 	pmapOff   int64
 	pmapLen   uint64 // entries in the page map
+	pmapAvail uint64 // entries of the page map that the file holds
+	entrySize uint64
 	sparseOff int64
+	warnings  []string
 }
 
 // pfnRange is a dump_avail range in page numbers with the bitmap bit of
@@ -79,15 +129,28 @@ type pfnRange struct {
 	firstBit   uint64
 }
 
-// init registers the format; core.OpenFile checks the error before the
-// Dump, so a failed Open's typed nil never escapes.
+// init registers one format per machine; core.OpenFile checks the error
+// before the Dump, so a failed Open's typed nil never escapes.
 func init() {
-	core.Register(core.Format{Name: "FreeBSD amd64 minidump", Probe: Probe, Open: func(f core.File) (core.Dump, error) { return Open(f) }})
+	for _, a := range arches {
+		magic := []byte(a.magic)
+		core.Register(core.Format{
+			Name:  "FreeBSD " + a.name + " minidump",
+			Probe: func(head []byte) bool { return bytes.HasPrefix(head, magic) },
+			Open:  func(f core.File) (core.Dump, error) { return Open(f) },
+		})
+	}
 }
 
-// Probe reports whether head starts with the minidump magic.
+// Probe reports whether head starts with the magic of any of the
+// machines' minidumps.
 func Probe(head []byte) bool {
-	return bytes.HasPrefix(head, []byte(Magic))
+	for _, a := range arches {
+		if bytes.HasPrefix(head, []byte(a.magic)) {
+			return true
+		}
+	}
+	return false
 }
 
 func roundPage(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }
@@ -108,47 +171,46 @@ func Open(f core.File) (*Dump, error) {
 	if err := readFull(f, raw[:], 0); err != nil {
 		return nil, fmt.Errorf("minidump header: %w", err)
 	}
-	if m := raw[:24]; !bytes.Equal(bytes.TrimRight(m, "\x00"), []byte(Magic)) {
-		return nil, fmt.Errorf("minidump header: magic %q is not %q (file offset 0x0)", bytes.TrimRight(m, "\x00"), Magic)
+	magic := bytes.TrimRight(raw[:magicLen], "\x00")
+	var a *arch
+	for _, c := range arches {
+		if bytes.Equal(magic, []byte(c.magic)) {
+			a = c
+		}
 	}
-	le := binary.LittleEndian
-	h := Header{
-		Version:       le.Uint32(raw[24:]),
-		MsgBufSize:    le.Uint32(raw[28:]),
-		BitmapSize:    le.Uint32(raw[32:]),
-		PmapSize:      le.Uint32(raw[36:]),
-		KernBase:      le.Uint64(raw[40:]),
-		DmapBase:      le.Uint64(raw[48:]),
-		DmapEnd:       le.Uint64(raw[56:]),
-		DumpAvailSize: le.Uint32(raw[64:]),
+	if a == nil {
+		return nil, fmt.Errorf("minidump header: magic %q is not %q, %q or %q (file offset 0x0)", magic, MagicAMD64, MagicARM64, MagicI386)
 	}
-	if h.Version < 1 || h.Version > 3 {
-		return nil, fmt.Errorf("minidump header: version %d is not supported, expected 1, 2 or 3 (file offset 0x18)", h.Version)
+	h, err := a.decode(raw[:])
+	if err != nil {
+		return nil, fmt.Errorf("minidump header: %w", err)
 	}
-	if h.Version < 3 {
-		// Older headers end before dumpavailsize; the rest of the page is zero.
-		h.DumpAvailSize = 0
+	h.Arch = a.name
+	if !a.hasDumpAvail(h.Version) {
+		h.DumpAvailSize = 0 // older headers end before dumpavailsize
 	}
+	es := a.entrySize(h)
 	for _, c := range []struct {
-		name string
-		v    uint32
-		off  int
-	}{{"bitmapsize", h.BitmapSize, 32}, {"pmapsize", h.PmapSize, 36}, {"dumpavailsize", h.DumpAvailSize, 64}} {
-		if c.v%8 != 0 {
-			return nil, fmt.Errorf("minidump header: %s %d is not a multiple of 8 (file offset %#x)", c.name, c.v, c.off)
+		name     string
+		v, mult  uint32
+		fieldOff int
+	}{
+		{"bitmapsize", h.BitmapSize, a.bitmapWord, 32},
+		{a.pmapName, h.PmapSize, uint32(es), 36},
+		{"dumpavailsize", h.DumpAvailSize, 8, a.availOff},
+	} {
+		if c.v%c.mult != 0 {
+			return nil, fmt.Errorf("minidump header: %s %d is not a multiple of %d (file offset %#x)", c.name, c.v, c.mult, c.fieldOff)
 		}
 	}
 	if h.MsgBufSize > maxMsgBufSize {
 		return nil, fmt.Errorf("minidump header: msgbufsize %d exceeds the %d-byte limit (file offset 0x1c)", h.MsgBufSize, maxMsgBufSize)
 	}
 	if h.DumpAvailSize > maxDumpAvailSize {
-		return nil, fmt.Errorf("minidump header: dumpavailsize %d exceeds the %d-byte limit (file offset 0x40)", h.DumpAvailSize, maxDumpAvailSize)
+		return nil, fmt.Errorf("minidump header: dumpavailsize %d exceeds the %d-byte limit (file offset %#x)", h.DumpAvailSize, maxDumpAvailSize, a.availOff)
 	}
-	if h.Version == 3 && h.DumpAvailSize == 0 {
-		return nil, fmt.Errorf("minidump header: version 3 dump has dumpavailsize 0 (file offset 0x40)")
-	}
-	if h.DmapBase > h.DmapEnd {
-		return nil, fmt.Errorf("minidump header: dmapbase %#x is above dmapend %#x (file offset 0x30)", h.DmapBase, h.DmapEnd)
+	if a.hasDumpAvail(h.Version) && h.DumpAvailSize == 0 {
+		return nil, fmt.Errorf("minidump header: %s version %d dump has dumpavailsize 0 (file offset %#x)", a.name, h.Version, a.availOff)
 	}
 
 	// Lay out the sections; sizes are 32-bit, so the sums cannot overflow.
@@ -163,7 +225,8 @@ func Open(f core.File) (*Dump, error) {
 	msgSec := add("message buffer", uint64(h.MsgBufSize))
 	availSec := add("dump_avail", uint64(h.DumpAvailSize))
 	bitmapSec := add("page bitmap", uint64(h.BitmapSize))
-	pmapSec := add("kernel page map", uint64(h.PmapSize))
+	pmapSec := section{"kernel page map", off, uint64(h.PmapSize)}
+	off += roundPage(pmapSec.len)
 	for _, s := range secs {
 		if s.off+s.len > uint64(size) {
 			return nil, fmt.Errorf("minidump: %s section [%#x, %#x) extends past the end of the file (size %#x): truncated dump?", s.name, s.off, s.off+s.len, size)
@@ -171,17 +234,27 @@ func Open(f core.File) (*Dump, error) {
 	}
 	d := &Dump{
 		f:         f,
+		arch:      a,
 		hdr:       h,
 		pmapOff:   int64(pmapSec.off),
-		pmapLen:   pmapSec.len / 8,
+		pmapLen:   pmapSec.len / es,
+		entrySize: es,
 		sparseOff: int64(off),
+	}
+	// A page map cut short by the end of the file still translates the
+	// entries it holds; the rest are missing, as are all the pages.
+	d.pmapAvail = d.pmapLen
+	if end := pmapSec.off + pmapSec.len; end > uint64(size) {
+		d.pmapAvail = (uint64(size) - pmapSec.off) / es
+		d.warnings = append(d.warnings, fmt.Sprintf("the file ends early, at offset %#x inside the kernel page map [%#x, %#x): %d of its %d entries are missing",
+			size, pmapSec.off, end, d.pmapLen-d.pmapAvail, d.pmapLen))
 	}
 
 	d.msgbuf = make([]byte, msgSec.len)
 	if err := readFull(f, d.msgbuf, int64(msgSec.off)); err != nil {
 		return nil, fmt.Errorf("minidump: message buffer: %w", err)
 	}
-	if h.Version == 3 {
+	if a.hasDumpAvail(h.Version) {
 		if err := d.readDumpAvail(availSec); err != nil {
 			return nil, err
 		}
@@ -189,16 +262,20 @@ func Open(f core.File) (*Dump, error) {
 	if err := d.readBitmap(bitmapSec); err != nil {
 		return nil, err
 	}
-	avail := (uint64(size) - uint64(d.sparseOff)) / pageSize
-	if d.pages > avail {
-		return nil, fmt.Errorf("minidump: page bitmap (file offset %#x) marks %d pages present, but the file holds only %d pages after file offset %#x: truncated dump?",
-			bitmapSec.off, d.pages, avail, d.sparseOff)
+	var held uint64
+	if uint64(size) > off {
+		held = (uint64(size) - off) / pageSize
+	}
+	d.inFile = min(d.pages, held)
+	if d.pages > held {
+		d.warnings = append(d.warnings, fmt.Sprintf("the file ends early: %d of the %d pages the bitmap marks as dumped are missing (file holds %d after offset %#x)",
+			d.pages-held, d.pages, held, d.sparseOff))
 	}
 	return d, nil
 }
 
-// readDumpAvail decodes the version 3 dump_avail section: pairs of
-// [start, end) physical addresses, terminated by a zero end.
+// readDumpAvail decodes the dump_avail section: pairs of 64-bit [start,
+// end) physical addresses, terminated by a zero end.
 func (d *Dump) readDumpAvail(s section) error {
 	buf := make([]byte, s.len)
 	if err := readFull(d.f, buf, int64(s.off)); err != nil {
@@ -219,7 +296,7 @@ func (d *Dump) readDumpAvail(s section) error {
 			return fmt.Errorf("minidump: dump_avail entry %d: start %#x is below the previous entry's end %#x; entries must ascend (file offset %#x)", i/16, start, prevEnd, at)
 		}
 		prevEnd = end
-		r := pfnRange{start: start >> pageShift, end: (end + pageSize - 1) >> pageShift, firstBit: bit}
+		r := pfnRange{start: start >> pageShift, end: end>>pageShift + min(end&(pageSize-1), 1), firstBit: bit}
 		d.avail = append(d.avail, [2]uint64{start, end})
 		d.ranges = append(d.ranges, r)
 		bit += r.end - r.start
@@ -232,22 +309,26 @@ func (d *Dump) readDumpAvail(s section) error {
 
 // readBitmap loads the page bitmap and its rank table: one running count
 // of set bits per block of words, so that finding a page's position among
-// the dumped pages costs at most rankBlock popcounts.
+// the dumped pages costs at most rankBlock popcounts. Bit n is bit n%8 of
+// byte n/8 whatever word size the kernel wrote (all three machines are
+// little-endian), so a bitmap of 32-bit words reads as 64-bit ones with
+// the last word zero-padded.
 func (d *Dump) readBitmap(s section) error {
 	buf := make([]byte, s.len)
 	if err := readFull(d.f, buf, int64(s.off)); err != nil {
 		return fmt.Errorf("minidump: page bitmap: %w", err)
 	}
-	d.bitmap = make([]uint64, len(buf)/8)
+	d.bitmap = make([]uint64, (len(buf)+7)/8)
 	d.rank = make([]uint64, (len(d.bitmap)+rankBlock-1)/rankBlock)
 	var n uint64
 	for i := range d.bitmap {
 		if i%rankBlock == 0 {
 			d.rank[i/rankBlock] = n
 		}
-		w := binary.LittleEndian.Uint64(buf[i*8:])
-		d.bitmap[i] = w
-		n += uint64(bits.OnesCount64(w))
+		var w [8]byte
+		copy(w[:], buf[i*8:])
+		d.bitmap[i] = binary.LittleEndian.Uint64(w[:])
+		n += uint64(bits.OnesCount64(d.bitmap[i]))
 	}
 	d.pages = n
 	return nil
@@ -255,7 +336,7 @@ func (d *Dump) readBitmap(s section) error {
 
 // bitOf returns the bitmap bit that stands for page frame pfn.
 func (d *Dump) bitOf(pfn uint64) (uint64, bool) {
-	if d.hdr.Version < 3 {
+	if len(d.ranges) == 0 {
 		return pfn, true
 	}
 	i := sort.Search(len(d.ranges), func(i int) bool { return d.ranges[i].end > pfn })
@@ -271,26 +352,39 @@ func (d *Dump) bitOf(pfn uint64) (uint64, bool) {
 func (d *Dump) pageOffset(pfn uint64) (int64, string) {
 	bit, ok := d.bitOf(pfn)
 	if !ok {
-		return 0, "outside the dump_avail ranges"
+		return 0, "page outside the dump_avail ranges"
 	}
 	word := bit / 64
 	if word >= uint64(len(d.bitmap)) {
-		return 0, "beyond the page bitmap"
+		return 0, "page beyond the page bitmap"
 	}
 	w := d.bitmap[word]
 	if w&(1<<(bit%64)) == 0 {
-		return 0, "not dumped (bitmap bit clear)"
+		return 0, "page not dumped (bitmap bit clear)"
 	}
 	rank := d.rank[word/rankBlock]
 	for i := word &^ (rankBlock - 1); i < word; i++ {
 		rank += uint64(bits.OnesCount64(d.bitmap[i]))
 	}
 	rank += uint64(bits.OnesCount64(w & (1<<(bit%64) - 1)))
+	if rank >= d.inFile {
+		return 0, fmt.Sprintf("page missing because the file ends early (it holds %d of the %d pages the bitmap marks as dumped; this is page %d)",
+			d.inFile, d.pages, rank)
+	}
 	return d.sparseOff + int64(rank)*pageSize, ""
 }
 
-// Format names the format and version.
-func (d *Dump) Format() string { return fmt.Sprintf("FreeBSD amd64 minidump v%d", d.hdr.Version) }
+// Format names the machine, format and version.
+func (d *Dump) Format() string {
+	return fmt.Sprintf("FreeBSD %s minidump v%d", d.arch.name, d.hdr.Version)
+}
+
+// Machine returns the machine the dump was taken on, from its magic.
+func (d *Dump) Machine() elf.Machine { return d.arch.machine }
+
+// Warnings lists what the file lacks: pages, or page-map entries, past
+// its end. It is empty for an intact dump.
+func (d *Dump) Warnings() []string { return append([]string(nil), d.warnings...) }
 
 // Header returns the decoded minidump header.
 func (d *Dump) Header() Header { return d.hdr }
@@ -299,30 +393,37 @@ func (d *Dump) Header() Header { return d.hdr }
 // of the kernel's msgbuf ring (the struct msgbuf's msg_ptr contents).
 func (d *Dump) MsgBuf() []byte { return append([]byte(nil), d.msgbuf...) }
 
-// DumpAvail returns the dump_avail [start, end) physical ranges of a
-// version 3 dump (nil for older versions).
+// DumpAvail returns the dump_avail [start, end) physical ranges of a dump
+// that records them (nil for versions without).
 func (d *Dump) DumpAvail() [][2]uint64 { return append([][2]uint64(nil), d.avail...) }
 
-// Pages returns how many physical pages the dump holds.
+// Pages returns how many physical pages the bitmap marks as dumped.
 func (d *Dump) Pages() uint64 { return d.pages }
+
+// MissingPages returns how many of the dumped pages the file lacks
+// because it ends early.
+func (d *Dump) MissingPages() uint64 { return d.pages - d.inFile }
 
 // Info lists the header fields.
 func (d *Dump) Info() []core.Field {
 	h := d.hdr
-	hex := func(v uint64) string { return fmt.Sprintf("%#x", v) }
-	return []core.Field{
+	fs := []core.Field{
 		{Name: "version", Value: fmt.Sprint(h.Version)},
 		{Name: "msgbufsize", Value: fmt.Sprint(h.MsgBufSize)},
 		{Name: "bitmapsize", Value: fmt.Sprint(h.BitmapSize)},
-		{Name: "pmapsize", Value: fmt.Sprint(h.PmapSize)},
+		{Name: d.arch.pmapName, Value: fmt.Sprint(h.PmapSize)},
 		{Name: "kernbase", Value: hex(h.KernBase)},
-		{Name: "dmapbase", Value: hex(h.DmapBase)},
-		{Name: "dmapend", Value: hex(h.DmapEnd)},
-		{Name: "dumpavailsize", Value: fmt.Sprint(h.DumpAvailSize)},
-		{Name: "dump_avail ranges", Value: fmt.Sprint(len(d.avail))},
-		{Name: "pages", Value: fmt.Sprint(d.pages)},
 	}
+	fs = append(fs, d.arch.info(h)...)
+	return append(fs,
+		core.Field{Name: "dumpavailsize", Value: fmt.Sprint(h.DumpAvailSize)},
+		core.Field{Name: "dump_avail ranges", Value: fmt.Sprint(len(d.avail))},
+		core.Field{Name: "pages", Value: fmt.Sprint(d.pages)},
+		core.Field{Name: "pages missing", Value: fmt.Sprint(d.pages - d.inFile)},
+	)
 }
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
 
 // ReadPhys reads physical memory; pages absent from the dump give an
 // error wrapping *core.NotPresentError.
@@ -338,7 +439,7 @@ func (d *Dump) ReadPhys(b []byte, pa uint64) error {
 		}
 		off, why := d.pageOffset(pa >> pageShift)
 		if why != "" {
-			return &core.NotPresentError{Addr: pa, Reason: "page " + why}
+			return &core.NotPresentError{Addr: pa, Reason: why}
 		}
 		if err := readFull(d.f, b[:n], off+int64(po)); err != nil {
 			return fmt.Errorf("minidump: physical address %#x: %w", pa, err)
@@ -349,70 +450,33 @@ func (d *Dump) ReadPhys(b []byte, pa uint64) error {
 	return nil
 }
 
-// pmapEntry reads entry i of the kernel page map.
-func (d *Dump) pmapEntry(i uint64) (uint64, error) {
+// mapEntry reads entry i (< pmapLen) of the kernel page map for va.
+func (d *Dump) mapEntry(va, i uint64) (uint64, error) {
+	if i >= d.pmapAvail {
+		return 0, &core.NotPresentError{Addr: va, Virtual: true, Reason: fmt.Sprintf(
+			"entry %d of the kernel page map is missing because the file ends early (it holds %d of %d entries)", i, d.pmapAvail, d.pmapLen)}
+	}
 	var b [8]byte
-	off := d.pmapOff + int64(i)*8
-	if err := readFull(d.f, b[:], off); err != nil {
+	off := d.pmapOff + int64(i*d.entrySize)
+	if err := readFull(d.f, b[:d.entrySize], off); err != nil {
 		return 0, fmt.Errorf("minidump: kernel page map entry %d: %w", i, err)
 	}
 	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
-// TranslateKernel maps a kernel virtual address to a physical one: through
-// the dump's page map for addresses from kernbase up, by subtraction in the
-// direct map.
-func (d *Dump) TranslateKernel(va uint64) (uint64, uint64, error) {
-	h := d.hdr
-	switch {
-	case va >= h.KernBase:
-		return d.translateKVA(va)
-	case va >= h.DmapBase && va < h.DmapEnd:
-		return va - h.DmapBase, pageSize, nil
-	}
-	return 0, 0, fmt.Errorf("minidump: va %#x is neither at or above kernbase %#x nor in the direct map [%#x, %#x): %w",
-		va, h.KernBase, h.DmapBase, h.DmapEnd,
-		&core.NotPresentError{Addr: va, Virtual: true, Reason: "minidumps hold kernel memory only"})
+// pastMap is the error for a VA beyond the page map, which covers
+// [kernbase, kernbase + pmapLen<<shift).
+func (d *Dump) pastMap(va uint64, shift uint) error {
+	end := d.hdr.KernBase + d.pmapLen<<shift
+	return fmt.Errorf("minidump: va %#x is past the kernel page map, which covers [%#x, %#x): %w",
+		va, d.hdr.KernBase, end, &core.NotPresentError{Addr: va, Virtual: true, Reason: "beyond the dumped kernel map"})
 }
 
-func (d *Dump) translateKVA(va uint64) (uint64, uint64, error) {
-	shift := uint(pdrShift)
-	if d.hdr.Version == 1 {
-		shift = pageShift // version 1 stores PTEs
-	}
-	idx := (va - d.hdr.KernBase) >> shift
-	if idx >= d.pmapLen {
-		return 0, 0, fmt.Errorf("minidump: va %#x is past the kernel page map, which covers [%#x, %#x): %w",
-			va, d.hdr.KernBase, d.hdr.KernBase+d.pmapLen<<shift,
-			&core.NotPresentError{Addr: va, Virtual: true, Reason: "beyond the dumped kernel map"})
-	}
-	e, err := d.pmapEntry(idx)
-	if err != nil {
-		return 0, 0, err
-	}
-	if e&pteValid == 0 {
-		kind := "PDE"
-		if d.hdr.Version == 1 {
-			kind = "PTE"
-		}
-		return 0, 0, &core.NotPresentError{Addr: va, Virtual: true, Reason: fmt.Sprintf("%s %d of the kernel page map is not valid", kind, idx)}
-	}
-	if d.hdr.Version == 1 {
-		return e&pgFrame | va&(pageSize-1), pageSize, nil
-	}
-	if e&ptePS != 0 {
-		return e&pgPSFrame | va&(1<<pdrShift-1), 1 << pdrShift, nil
-	}
-	ptePA := e&pgFrame + (va>>pageShift&511)*8
-	var b [8]byte
-	if err := d.ReadPhys(b[:], ptePA); err != nil {
-		return 0, 0, fmt.Errorf("minidump: va %#x: page-table page %#x named by PDE %d (%#x): %w", va, e&pgFrame, idx, e, err)
-	}
-	pte := binary.LittleEndian.Uint64(b[:])
-	if pte&pteValid == 0 {
-		return 0, 0, &core.NotPresentError{Addr: va, Virtual: true, Reason: fmt.Sprintf("PTE at physical address %#x is not valid", ptePA)}
-	}
-	return pte&pgFrame | va&(pageSize-1), pageSize, nil
+// TranslateKernel maps a kernel virtual address to a physical one through
+// the dump's page map for addresses from kernbase up, and by offset in the
+// direct map (amd64, arm64).
+func (d *Dump) TranslateKernel(va uint64) (uint64, uint64, error) {
+	return d.arch.translate(d, va)
 }
 
 // Close releases nothing: the file belongs to the caller.

@@ -382,10 +382,13 @@ func TestFixtureCorrupt(t *testing.T) {
 		name      string
 		mutate    func(b []byte) []byte
 		openErr   string
-		translate uint64 // when openErr is "": translating this must fail
+		warn      string // when openErr is "": the warning Open must give
+		translate uint64 // when openErr and warn are "": translating this must fail
 		transErr  string
 	}{
-		{name: "truncated", mutate: func(b []byte) []byte { return b[:len(b)/2] }, openErr: "truncated dump?"},
+		{name: "truncated in the page map", mutate: func(b []byte) []byte { return b[:len(b)/2] }, warn: "inside the kernel page map"},
+		{name: "truncated in the pages", mutate: func(b []byte) []byte { return b[:len(b)-10*pageSize] },
+			warn: "the file ends early: 10 of the 1001 pages the bitmap marks as dumped are missing"},
 		{name: "truncated in the header", mutate: func(b []byte) []byte { return b[:pageSize+10] }, openErr: "extends past the end of the file"},
 		{name: "bitmapsize past the end", mutate: func(b []byte) []byte { le.PutUint32(b[32:], uint32(len(b))); return b }, openErr: "page bitmap section"},
 		{name: "bitmap with every bit set", mutate: func(b []byte) []byte {
@@ -393,7 +396,7 @@ func TestFixtureCorrupt(t *testing.T) {
 				b[i] = 0xff
 			}
 			return b
-		}, openErr: "pages present, but the file holds only"},
+		}, warn: "pages the bitmap marks as dumped are missing"},
 		{name: "bitmapsize not a multiple of 8", mutate: func(b []byte) []byte { le.PutUint32(b[32:], h.BitmapSize+4); return b }, openErr: "is not a multiple of 8 (file offset 0x20)"},
 		{name: "PDE naming a missing page", mutate: func(b []byte) []byte {
 			le.PutUint64(b[pmapOff+uint64(pdeIdx)*8:], 0x7fff000000|0x3)
@@ -412,6 +415,12 @@ func TestFixtureCorrupt(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.warn != "" {
+				if w := d.Warnings(); len(w) == 0 || !strings.Contains(w[0], tc.warn) {
+					t.Fatalf("Warnings = %q, want the first containing %q", w, tc.warn)
+				}
+				return
 			}
 			_, _, err = d.TranslateKernel(tc.translate)
 			var np *core.NotPresentError
