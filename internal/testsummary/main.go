@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -131,8 +132,8 @@ func (s *Summary) OK() bool {
 	return s.Failed == 0 && s.BuildFailed == 0 && s.PkgFailed == 0
 }
 
-// Lines returns the two summary lines: the counts, then the skips by
-// reason, most frequent first.
+// Lines returns the two summary lines: the counts, then the skips grouped
+// by reason, most frequent first.
 func (s *Summary) Lines() []string {
 	counts := fmt.Sprintf("go test: %d passed, %d failed, %d skipped", s.Passed, s.Failed, s.Skipped)
 	if s.BuildFailed > 0 {
@@ -144,13 +145,70 @@ func (s *Summary) Lines() []string {
 	if s.Skipped == 0 {
 		return []string{counts, "skipped: none"}
 	}
-	skips := append([]Skip(nil), s.Skips...)
-	sort.SliceStable(skips, func(i, j int) bool { return skips[i].N > skips[j].N })
-	parts := make([]string, len(skips))
-	for i, k := range skips {
-		parts[i] = fmt.Sprintf("%d× %s", k.N, k.Reason)
+	groups := groupSkips(s.Skips)
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = fmt.Sprintf("%d× %s", g.n, g.label())
 	}
 	return []string{counts, fmt.Sprintf("skipped: %d (%s)", s.Skipped, strings.Join(parts, "; "))}
+}
+
+// absent separates what from how to get it in testfixture.Missing's skip
+// message, "WHAT is absent: GET".
+const absent = " is absent: "
+
+// skipGroup is the skips with one reason, or, for testfixture.Missing's
+// messages, with one command to get what is absent (the vmcore files of
+// one fetch script, the files of one fixture).
+type skipGroup struct {
+	n     int
+	get   string // "" for a reason not in Missing's form
+	whats []Skip // the distinct WHATs (or the one reason) and their counts, in the order seen
+}
+
+// label names the group by its most frequent WHAT.
+func (g *skipGroup) label() string {
+	top := g.whats[0]
+	for _, w := range g.whats[1:] {
+		if w.N > top.N {
+			top = w
+		}
+	}
+	if g.get == "" {
+		return top.Reason
+	}
+	what := top.Reason
+	if more := len(g.whats) - 1; more > 0 {
+		what += fmt.Sprintf(" (and %d more)", more)
+	}
+	return what + absent + g.get
+}
+
+// groupSkips groups reasons, most skipped tests first.
+func groupSkips(skips []Skip) []*skipGroup {
+	var groups []*skipGroup
+	byKey := map[string]*skipGroup{}
+	for _, k := range skips {
+		what, get, ok := strings.Cut(k.Reason, absent)
+		key := "absent\x00" + get
+		if !ok || get == "" {
+			what, get, key = k.Reason, "", k.Reason
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &skipGroup{get: get}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.n += k.N
+		if i := slices.IndexFunc(g.whats, func(w Skip) bool { return w.Reason == what }); i >= 0 {
+			g.whats[i].N += k.N
+		} else {
+			g.whats = append(g.whats, Skip{Reason: what, N: k.N})
+		}
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].n > groups[j].n })
+	return groups
 }
 
 func plural(n int, word string) string {

@@ -201,6 +201,25 @@ func TestReadAllPass(t *testing.T) {
 	}
 }
 
+// TestGroupSkips checks that testfixture.Missing's skips group by the
+// command that gets what is absent, named by the most frequent absence,
+// and that other reasons group by their text.
+func TestGroupSkips(t *testing.T) {
+	s := &Summary{Skipped: 8, Skips: []Skip{
+		{"Linux dump fixture file /f/vmcore.kdump is absent: sh mkfixture.sh", 1},
+		{"gdb is absent: apt-get install gdb", 2},
+		{"Linux dump fixture in /f is absent: sh mkfixture.sh", 3},
+		{"objcopy: unknown style", 1},
+		{"readelf is absent: apt-get install binutils", 1},
+	}}
+	got := s.Lines()[1]
+	want := "skipped: 8 (4× Linux dump fixture in /f (and 1 more) is absent: sh mkfixture.sh; " +
+		"2× gdb is absent: apt-get install gdb; 1× objcopy: unknown style; 1× readelf is absent: apt-get install binutils)"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestSkipReason(t *testing.T) {
 	for _, tt := range []struct {
 		lines []string
