@@ -39,6 +39,10 @@ type Kernel struct {
 
 	textOnce sync.Once
 	text     [][2]uint64 // executable sections' file addresses, sorted
+	// textGuess stands in for text when the file has no executable
+	// section (a symbol-only kernel): running address ranges an OS model
+	// knows to hold kernel code.
+	textGuess [][2]uint64
 
 	dwarfOnce sync.Once
 	dwarf     *debuginfo.Data
@@ -97,9 +101,37 @@ func (k *Kernel) InText(addr uint64) bool {
 		}
 		sort.Slice(k.text, func(i, j int) bool { return k.text[i][0] < k.text[j][0] })
 	})
+	if len(k.text) == 0 {
+		for _, r := range k.textGuess {
+			if addr >= r[0] && addr < r[1] {
+				return true
+			}
+		}
+		return false
+	}
 	file := addr - k.Slide
 	i := sort.Search(len(k.text), func(i int) bool { return k.text[i][1] > file })
 	return i < len(k.text) && file >= k.text[i][0]
+}
+
+// HasText reports whether the kernel file has executable sections (a
+// symbol-only kernel has none).
+func (k *Kernel) HasText() bool {
+	k.InText(0)
+	return len(k.text) > 0
+}
+
+// GuessText gives the running address ranges that hold kernel code for
+// a kernel file without executable sections, so that frame-pointer
+// unwinding can still tell return addresses from data. It is ignored
+// when the file has text of its own.
+func (k *Kernel) GuessText(ranges [][2]uint64) { k.textGuess = ranges }
+
+// ImageSpan returns the span of the kernel file's allocated sections, at
+// link-time addresses.
+func (k *Kernel) ImageSpan() (lo, hi uint64) {
+	k.inImage(0)
+	return k.imageLo, k.imageHi
 }
 
 // Relocate turns a link-time address from the kernel file (a DWARF

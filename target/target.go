@@ -47,6 +47,8 @@ type Thread struct {
 	// were found ("dumppcb", "stoppcbs[1]", "td_pcb", ...).
 	Regs     arch.Regs
 	RegsFrom string
+	// RegsErr says why Regs is empty: the saved context could not be read.
+	RegsErr string
 	// SavedByCall says Regs were saved by a function call (a PCB written
 	// by cpu_switch or savectx), so the pc is that call's return address.
 	SavedByCall bool
@@ -187,6 +189,26 @@ func (t *Target) InText(addr uint64) bool {
 	}
 	ms, ok := t.OS.(ModuleSymbolizer)
 	return ok && ms.InModuleText(addr)
+}
+
+// DamageReporter is implemented by OS models that go on past structures
+// a dump lacks or that are corrupt, and say what they skipped.
+type DamageReporter interface {
+	// Damage lists what could not be read, one line each.
+	Damage() []string
+}
+
+// Warnings lists what the dump lacks (a file that ends early) and what
+// the OS model could not read of the kernel's lists (after Threads).
+func (t *Target) Warnings() []string {
+	var out []string
+	if w, ok := core.As[core.Warner](t.Dump); ok {
+		out = append(out, w.Warnings()...)
+	}
+	if d, ok := t.OS.(DamageReporter); ok {
+		out = append(out, d.Damage()...)
+	}
+	return out
 }
 
 // ModuleLister is implemented by OS models that can list loaded modules.

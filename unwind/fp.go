@@ -72,7 +72,7 @@ func (r *run) fpStep(cur state, sp uint64) (Regs, uint64, error) {
 		return Regs{}, 0, errFPEnd
 	case fp%ptr != 0:
 		return Regs{}, 0, fmt.Errorf("%s %#x is not aligned", a.RegName(a.FP), fp)
-	case fp < sp:
+	case fp < sp && !r.fpSwitch(fp):
 		return Regs{}, 0, fmt.Errorf("%s %#x is below the stack pointer %#x", a.RegName(a.FP), fp, sp)
 	case fp > ^uint64(0)-2*ptr:
 		return Regs{}, 0, fmt.Errorf("%s %#x is at the top of the address space", a.RegName(a.FP), fp)
@@ -93,4 +93,32 @@ func (r *run) fpStep(cur state, sp uint64) (Regs, uint64, error) {
 	caller.Set(a.SP, cfa)
 	caller.Set(a.PC, ra)
 	return caller, cfa, nil
+}
+
+// maxFPLink bounds the distance between two frame records on one stack
+// when a frame-pointer step moves to another stack.
+const maxFPLink = 1 << 20
+
+// fpSwitch reports whether the frame pointer fp, below the stack pointer,
+// may be followed to another stack (see FramePointerStackSwitches), and
+// counts the switch when so.
+func (r *run) fpSwitch(fp uint64) bool {
+	a := r.u.arch
+	ptr := uint64(a.PtrSize)
+	if r.o.switches >= r.o.fpSwitches || fp%ptr != 0 || fp > ^uint64(0)-2*ptr {
+		return false
+	}
+	if r.o.bounded && (fp < r.o.lo || fp+2*ptr > r.o.hi) {
+		return false
+	}
+	next, err := readPtr(r.u.mem, a, fp)
+	if err != nil || next != 0 && (next <= fp || next-fp > maxFPLink) {
+		return false
+	}
+	ra, err := readPtr(r.u.mem, a, fp+ptr)
+	if err != nil || !r.u.sym.InText(ra) {
+		return false
+	}
+	r.o.switches++
+	return true
 }

@@ -217,6 +217,10 @@ type options struct {
 	maxFrames int
 	noCFI     bool
 	startRet  bool
+	// fpSwitches is how many times a frame-pointer step may move to
+	// another stack; switches counts those taken in this run.
+	fpSwitches int
+	switches   int
 }
 
 // Option adjusts one Unwind call.
@@ -242,6 +246,17 @@ func MaxFrames(n int) Option {
 // first frame is looked up at pc-1 and shows the line of that call.
 func StartAtReturnAddress() Option {
 	return func(o *options) { o.startRet = true }
+}
+
+// FramePointerStackSwitches lets up to n frame-pointer steps move to
+// another stack (an interrupt or NMI stack back to the thread's), for
+// kernels whose trap entries the unwinder cannot recognise because the
+// kernel file has no function symbols. Each such step must look like a
+// frame chain on the new stack: an aligned frame pointer whose return
+// address is in kernel text and whose saved frame pointer is 0 or above
+// it, within 1 MiB.
+func FramePointerStackSwitches(n int) Option {
+	return func(o *options) { o.fpSwitches = n }
 }
 
 // WithoutCFI ignores call frame information and the Config's FrameInfo,
@@ -341,7 +356,11 @@ func (r *run) step(cur state) (next state, stop StopReason, done bool) {
 	if uerr != nil {
 		return state{}, r.failure(uerr, lookup), true
 	}
-	if s, bad := r.check(caller, cfa, sp, false); bad {
+	switched := false
+	if method == MethodFP && cfa <= sp {
+		switched = true // fpStep checked this move to another stack
+	}
+	if s, bad := r.check(caller, cfa, sp, switched); bad {
 		return state{}, s, true
 	}
 	return state{regs: caller, method: method}, StopReason{}, false

@@ -106,6 +106,7 @@ func runInfo(args []string, w io.Writer) error {
 		NumThreads int          `json:"threads"`
 		Modules    []moduleJSON `json:"modules"`
 		Unread     string       `json:"unreadMessages"`
+		Warnings   []string     `json:"warnings,omitempty"`
 		Errors     []string     `json:"errors,omitempty"`
 	}{Core: t.CorePath, Kernel: t.Kernel.Path, Format: t.Dump.Format(), OS: t.OS.Name()}
 	for _, f := range t.Dump.Info() {
@@ -143,6 +144,7 @@ func runInfo(args []string, w io.Writer) error {
 	} else {
 		info.Unread = mb.Unread
 	}
+	info.Warnings = t.Warnings()
 	if asJSON {
 		return writeJSON(w, info)
 	}
@@ -161,6 +163,9 @@ func runInfo(args []string, w io.Writer) error {
 		for _, m := range info.Modules {
 			fmt.Fprintf(w, "  %-20s %s  %d bytes\n", m.Name, m.Base, m.Size)
 		}
+	}
+	for _, e := range info.Warnings {
+		fmt.Fprintf(w, "Warning:  %s\n", e)
 	}
 	for _, e := range info.Errors {
 		fmt.Fprintf(w, "Error:    %s\n", e)

@@ -83,6 +83,10 @@ type frameInfoProvider interface {
 	FrameInfo() (unwind.FrameInfo, error)
 }
 
+// maxStackSwitches bounds the stack switches of a frame-pointer chain
+// (an NMI or interrupt stack, a double-fault stack, the thread's own).
+const maxStackSwitches = 4
+
 // Backtrace unwinds th from its saved registers, innermost frame first.
 func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReason) {
 	start := th.Regs
@@ -92,6 +96,12 @@ func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReas
 	}
 	if th.StackHi > th.StackLo {
 		opts = append(opts, unwind.StackBounds(th.StackLo, th.StackHi))
+	}
+	if !s.t.Kernel.HasText() {
+		// Without the kernel's code or function symbols no trap entry
+		// can be recognised: let the frame-pointer chain cross from an
+		// interrupt stack to the thread's, checked link by link.
+		opts = append(opts, unwind.FramePointerStackSwitches(maxStackSwitches))
 	}
 	return s.u.Unwind(start, opts...)
 }

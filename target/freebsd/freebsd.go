@@ -49,6 +49,7 @@ type kernel struct {
 	kernbase uint64
 	kernphys uint64 // physical address of kernbase in a full dump
 	lay      layout
+	damage   []string // what the last Threads call could not read
 }
 
 func open(t *target.Target) (target.OS, error) {
@@ -83,6 +84,15 @@ func open(t *target.Target) (target.OS, error) {
 	}
 	if err := k.checkVersion(); err != nil {
 		return nil, err
+	}
+	if !t.Kernel.HasText() {
+		// A symbol-only kernel: its code lies from kernbase up to the
+		// end of its image (text is linked first), and on i386 in the
+		// trampoline of the 4/4 address-space split, at the top 4 MB.
+		_, hi := t.Kernel.ImageSpan()
+		guess := [][2]uint64{{kb, hi}}
+		guess = append(guess, md.extraText...)
+		t.Kernel.GuessText(guess)
 	}
 	lay, err := loadLayout(t, md)
 	if err != nil {

@@ -39,6 +39,8 @@ type machdep struct {
 	// trap knows the trap entries; nil when kdap knows none for this
 	// architecture.
 	trap *trapKnowledge
+	// extraText lists code outside the kernel image.
+	extraText [][2]uint64
 }
 
 // machdeps holds the architectures the FreeBSD model reads.
@@ -57,6 +59,10 @@ var machdeps = map[*arch.Arch]*machdep{
 			{"pcb_edi", i386.EDI, 0}, {"pcb_esi", i386.ESI, 4}, {"pcb_ebp", i386.EBP, 8},
 			{"pcb_esp", i386.ESP, 12}, {"pcb_ebx", i386.EBX, 16}, {"pcb_eip", i386.EIP, 20},
 		}}},
+		// The trampoline of the 4/4 split holds the exception and
+		// system call entry code: PMAP_TRM_MIN_ADDRESS (the top 4 MB)
+		// to the end of the address space (sys/i386/include/vmparam.h).
+		extraText: [][2]uint64{{0xffc00000, 0x100000000}},
 	},
 	arm64.Arch: {pcbs: []pcbLayout{arm64PCB14, arm64PCB13}},
 }

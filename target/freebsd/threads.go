@@ -10,16 +10,23 @@ import (
 	"github.com/kdap/kdap/target/arch"
 )
 
-// Threads walks allproc and zombproc and each process's p_threads.
+// Threads walks allproc and zombproc and each process's p_threads. A
+// dump often lacks pages (it ended early, or a list runs through memory
+// that was not dumped): what cannot be read is left out or marked, and
+// said in Damage, and the walk goes on with what can be, as libkvm-based
+// debuggers do. A thread whose td_tid cannot be read is left out; one
+// whose PCB cannot be read is listed without registers.
 func (k *kernel) Threads() ([]*target.Thread, error) {
 	t := k.t
+	k.damage = nil
 	dumptid := int64(-1)
 	if a, ok := t.Kernel.Addr("dumptid"); ok {
 		v, err := t.ReadU32(a)
 		if err != nil {
-			return nil, fmt.Errorf("reading dumptid: %w", err)
+			k.damaged("dumptid: %v: the crashed thread cannot be told", err)
+		} else {
+			dumptid = int64(int32(v))
 		}
-		dumptid = int64(int32(v))
 	}
 	var all []*target.Thread
 	seen := map[uint64]bool{}
@@ -33,25 +40,28 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		}
 		p, err := t.ReadPtr(head) // lh_first
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", list, err)
+			k.damaged("%s: %v", list, err)
+			continue
 		}
 		for n := 0; p != 0; n++ {
 			if n >= maxProcs {
-				return nil, fmt.Errorf("%s: more than %d processes: the list is corrupt", list, maxProcs)
+				k.damaged("%s: more than %d processes: the list is corrupt", list, maxProcs)
+				break
 			}
 			if seen[p] {
-				return nil, fmt.Errorf("%s: cycle: process %#x appears twice", list, p)
+				k.damaged("%s: cycle: process %#x appears twice", list, p)
+				break
 			}
 			seen[p] = true
-			ths, err := k.procThreads(p, list == "zombproc", dumptid)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", list, err)
-			}
-			all = append(all, ths...)
+			all = append(all, k.procThreads(p, list == "zombproc", dumptid)...)
 			if p, err = t.ReadPtr(p + uint64(k.lay.pList)); err != nil { // p_list.le_next
-				return nil, fmt.Errorf("%s: reading p_list of process: %w", list, err)
+				k.damaged("%s: the process after %#x: reading p_list: %v", list, p, err)
+				break
 			}
 		}
+	}
+	if len(all) == 0 && len(k.damage) > 0 {
+		return nil, fmt.Errorf("no thread could be read: %s", k.damage[0])
 	}
 	// The crashed thread first, the rest in list order.
 	for i, th := range all {
@@ -64,41 +74,65 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	return all, nil
 }
 
-// procThreads reads one process and its threads.
-func (k *kernel) procThreads(p uint64, zombie bool, dumptid int64) ([]*target.Thread, error) {
+// damaged records something of the thread lists that could not be read.
+func (k *kernel) damaged(format string, args ...any) {
+	if len(k.damage) < maxDamage {
+		k.damage = append(k.damage, fmt.Sprintf(format, args...))
+	} else if len(k.damage) == maxDamage {
+		k.damage = append(k.damage, "more damage not listed")
+	}
+}
+
+// maxDamage bounds the damage Threads reports.
+const maxDamage = 64
+
+// Damage lists what the last Threads call could not read.
+func (k *kernel) Damage() []string { return append([]string(nil), k.damage...) }
+
+// procThreads reads one process and its threads, as far as they can be
+// read.
+func (k *kernel) procThreads(p uint64, zombie bool, dumptid int64) []*target.Thread {
 	t := k.t
-	pid, err := t.ReadU32(p + uint64(k.lay.pPid))
-	if err != nil {
-		return nil, fmt.Errorf("process %#x: reading p_pid: %w", p, err)
+	pid := int64(-1)
+	if v, err := t.ReadU32(p + uint64(k.lay.pPid)); err != nil {
+		k.damaged("process %#x: p_pid: %v", p, err)
+	} else {
+		pid = int64(int32(v))
 	}
 	comm, err := k.readName(p+uint64(k.lay.pComm), k.lay.commLen)
 	if err != nil {
-		return nil, fmt.Errorf("process %#x (pid %d): reading p_comm: %w", p, int32(pid), err)
+		k.damaged("process %#x (pid %d): p_comm: %v", p, pid, err)
 	}
 	var out []*target.Thread
 	seen := map[uint64]bool{}
 	td, err := t.ReadPtr(p + uint64(k.lay.pThreads)) // tqh_first
 	if err != nil {
-		return nil, fmt.Errorf("process %d: reading p_threads: %w", int32(pid), err)
+		k.damaged("process %d: p_threads: %v", pid, err)
+		return nil
 	}
-	for td != 0 {
-		if len(out) >= maxThreadsPerProc {
-			return nil, fmt.Errorf("process %d: more than %d threads: p_threads is corrupt", int32(pid), maxThreadsPerProc)
+	for n := 0; td != 0; n++ {
+		if n >= maxThreadsPerProc {
+			k.damaged("process %d: more than %d threads: p_threads is corrupt", pid, maxThreadsPerProc)
+			break
 		}
 		if seen[td] {
-			return nil, fmt.Errorf("process %d: p_threads cycle at thread %#x", int32(pid), td)
+			k.damaged("process %d: p_threads cycle at thread %#x", pid, td)
+			break
 		}
 		seen[td] = true
-		th, err := k.thread(td, int64(int32(pid)), comm, zombie, dumptid)
+		if th, err := k.thread(td, pid, comm, zombie, dumptid); err != nil {
+			k.damaged("process %d: %v", pid, err)
+		} else {
+			out = append(out, th)
+		}
+		next, err := t.ReadPtr(td + uint64(k.lay.tdPlist)) // td_plist.tqe_next
 		if err != nil {
-			return nil, fmt.Errorf("process %d: %w", int32(pid), err)
+			k.damaged("process %d: the thread after %#x: reading td_plist: %v", pid, td, err)
+			break
 		}
-		out = append(out, th)
-		if td, err = t.ReadPtr(td + uint64(k.lay.tdPlist)); err != nil { // td_plist.tqe_next
-			return nil, fmt.Errorf("process %d: thread %#x: reading td_plist: %w", int32(pid), th.Addr, err)
-		}
+		td = next
 	}
-	return out, nil
+	return out
 }
 
 // readName reads a fixed-size NUL-padded name field.
@@ -125,19 +159,20 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 	}
 	name, err := k.readName(td+uint64(k.lay.tdName), k.lay.tdNameLen)
 	if err != nil {
-		return nil, fmt.Errorf("thread %d: reading td_name: %w", tid, err)
+		k.damaged("thread %d: td_name: %v", tid, err)
 	}
 	var oc [4]byte
 	sz := k.lay.tdOncpuSize
 	if sz != 4 {
 		sz = 1
 	}
+	cpu := -1
 	if err := t.ReadVirt(oc[:sz], td+uint64(k.lay.tdOncpu)); err != nil {
-		return nil, fmt.Errorf("thread %d: reading td_oncpu: %w", tid, err)
-	}
-	cpu := int(oc[0])
-	if sz == 4 {
+		k.damaged("thread %d: td_oncpu: %v", tid, err)
+	} else if sz == 4 {
 		cpu = int(int32(t.Arch.ByteOrder.Uint32(oc[:])))
+	} else {
+		cpu = int(oc[0])
 	}
 	if (sz == 1 && cpu == nocpu) || cpu < 0 || cpu >= maxCPUs {
 		cpu = -1
@@ -149,12 +184,16 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 	th.Crashed = th.TID == dumptid
 	pcb, from, err := k.pcbFor(th)
 	if err != nil {
-		return nil, fmt.Errorf("thread %d: %w", tid, err)
-	}
-	th.RegsFrom = from
-	th.SavedByCall = true // every PCB is written by cpu_switch or savectx
-	if th.Regs, err = k.readPCB(pcb); err != nil {
-		return nil, fmt.Errorf("thread %d: reading its PCB (%s at %#x): %w", tid, from, pcb, err)
+		th.RegsErr = fmt.Sprintf("no PCB: %v", err)
+		k.damaged("thread %d: %s", tid, th.RegsErr)
+	} else {
+		th.RegsFrom = from
+		th.SavedByCall = true // every PCB is written by cpu_switch or savectx
+		if th.Regs, err = k.readPCB(pcb); err != nil {
+			th.Regs = arch.Regs{}
+			th.RegsErr = fmt.Sprintf("its PCB (%s at %#x) is unreadable: %v", from, pcb, err)
+			k.damaged("thread %d: %s", tid, th.RegsErr)
+		}
 	}
 	if k.lay.tdKstack >= 0 && k.lay.tdKstackPages >= 0 {
 		base, err1 := t.ReadPtr(td + uint64(k.lay.tdKstack))
