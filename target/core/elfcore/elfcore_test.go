@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -606,12 +607,77 @@ func TestFixtureFullDumps(t *testing.T) {
 	}
 }
 
+// fuzzSeeds are the synthetic cores in miniature: segments of a few dozen
+// bytes rather than pages, since the fuzzer's minimizer takes time
+// quadratic in an input's length.
+func fuzzSeeds() [][]byte {
+	small := func(n int, seed byte) []byte { return bytes.Repeat([]byte{seed}, n) }
+	linux := spec{
+		version: 1, machine: elf.EM_X86_64, typ: elf.ET_CORE,
+		phs: []phdr{
+			{typ: elf.PT_NOTE},
+			{typ: elf.PT_LOAD, off: 0x180, vaddr: 0xffffffff81001000, paddr: 0x1020, filesz: 0x20, memsz: 0x20},
+			{typ: elf.PT_LOAD, off: 0x160, vaddr: 0xffff888000001000, paddr: 0x1000, filesz: 0x40, memsz: 0x60},
+			{typ: elf.PT_LOAD, off: 0x1a0, vaddr: 0xffff888000100000, paddr: 0x100000, filesz: 0x20, memsz: 0x20},
+		},
+		notes: []note{{"CORE", 1, small(8, 0xa0)}, {"VMCOREINFO", 0, []byte("A=1\n")}},
+		data:  map[uint64][]byte{0x160: small(0x40, 0x10), 0x1a0: small(0x20, 0x20)},
+	}.build()
+	freebsd := spec{
+		osabi: 0xff, machine: elf.EM_X86_64, typ: elf.ET_CORE,
+		phs: []phdr{
+			{typ: elf.PT_LOAD, off: 0xb0, paddr: 0, filesz: 0x20, memsz: 0x20},
+			{typ: elf.PT_LOAD, off: 0xd0, vaddr: 0x104000, paddr: 0x104000, filesz: 0x20, memsz: 0x20},
+		},
+		data: map[uint64][]byte{0xb0: small(0x40, 0x30)},
+	}.build()
+	i386 := spec{
+		class: elf.ELFCLASS32, osabi: 0xff, machine: elf.EM_386, typ: elf.ET_CORE,
+		phs: []phdr{
+			{typ: elf.PT_LOAD, off: 0xb0, paddr: 0, filesz: 0x20, memsz: 0x20},
+			{typ: elf.PT_LOAD, off: 0xd0, paddr: 0x100000, filesz: 0x20, memsz: 0x40},
+			{typ: elf.PT_NOTE},
+		},
+		notes: []note{{"FreeBSD", 7, []byte("x86")}},
+		data:  map[uint64][]byte{0xb0: small(0x40, 0x50)},
+	}.build()
+	mips := spec{
+		class: elf.ELFCLASS32, order: binary.BigEndian, version: 1, machine: elf.EM_MIPS, typ: elf.ET_CORE,
+		phs:   []phdr{{typ: elf.PT_NOTE}, {typ: elf.PT_LOAD, off: 0x90, paddr: 0x1000, filesz: 0x10, memsz: 0x1000}},
+		notes: []note{{"CORE", 1, []byte{1, 2, 3, 4}}},
+		data:  map[uint64][]byte{0x90: small(0x10, 0x70)},
+	}.build()
+	return [][]byte{linux, freebsd, i386, mips, freebsd[:0xc8], i386[:0xc0], withXNum(append([]byte(nil), freebsd...), 64)}
+}
+
+// fileHead returns the first n bytes of the file at path, or nil.
+func fileHead(path string, n int) []byte {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	b := make([]byte, n)
+	got, _ := fh.ReadAt(b, 0)
+	return b[:got]
+}
+
+// FuzzELFCore feeds Open headers of both classes and byte orders, and
+// checks that a refusal is a FormatError inside the file and that what
+// opens reads consistently with the file's bytes.
 func FuzzELFCore(f *testing.F) {
-	f.Add(sample())
+	for _, b := range fuzzSeeds() {
+		f.Add(b)
+	}
+	// The first 4 KiB of real FreeBSD full dumps: the fixture's, and LLDB's
+	// (e_version 0, OS/ABI 0xff), when present.
 	if p, err := testfixture.Find("fbsdkern/fixtures/fp/assert/vmcore.full"); err == nil {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b[:0x1000])
+		if b := fileHead(p, 4096); b != nil {
+			f.Add(b)
 		}
+	}
+	if b := fileHead(filepath.Join(testfixture.FreeBSDLLDBRoot(), "vmcore-amd64-full"), 4096); b != nil {
+		f.Add(b)
 	}
 	// QEMU's ELF dump of the Linux fixture: its notes (NT_PRSTATUS per
 	// CPU, QEMU's CPU state, VMCOREINFO) end before 8 KiB.
@@ -621,13 +687,57 @@ func FuzzELFCore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Open(bytes.NewReader(data))
 		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.Off < 0 || fe.Off > int64(len(data)) {
+				t.Fatalf("Open error %v: not a FormatError inside the %d-byte file", err, len(data))
+			}
 			return
 		}
+		if !Probe(data) {
+			t.Fatal("Open accepts what Probe refuses")
+		}
+		short := false
 		var b [16]byte
+		segs := d.Segments()
+		for i, s := range segs {
+			if s.InFile > s.FileSz || s.FileSz > s.MemSz || s.MemSz == 0 || s.Off+s.InFile < s.Off ||
+				(s.InFile > 0 && s.Off+s.InFile > uint64(len(data))) || (i > 0 && segs[i-1].PAddr+segs[i-1].MemSz > s.PAddr) {
+				t.Fatalf("segment %d: %+v (previous %+v, file %d bytes)", i, s, segs[max(i-1, 0)], len(data))
+			}
+			short = short || s.InFile < s.FileSz
+			for _, rel := range []uint64{0, s.InFile - min(s.InFile, 8), s.InFile, s.FileSz, s.MemSz - min(s.MemSz, 8)} {
+				// A read may not run past the top of the address space.
+				buf := b[:min(uint64(len(b)), ^uint64(0)-(s.PAddr+rel))]
+				err := d.ReadPhys(buf, s.PAddr+rel)
+				var np *core.NotPresentError
+				if err != nil && !errors.As(err, &np) {
+					t.Fatalf("ReadPhys(%#x): %v", s.PAddr+rel, err)
+				}
+				if err == nil && rel < s.InFile {
+					n := min(uint64(len(buf)), s.InFile-rel)
+					if !bytes.Equal(buf[:n], data[s.Off+rel:s.Off+rel+n]) {
+						t.Fatalf("ReadPhys(%#x) = %x, the file has %x", s.PAddr+rel, buf[:n], data[s.Off+rel:s.Off+rel+n])
+					}
+				}
+			}
+		}
+		if short && len(d.Warnings()) == 0 {
+			t.Fatal("a segment lies past the end of the file but there is no warning")
+		}
 		for _, pa := range []uint64{0, 0x1000, 0x2ff8, 0x100000, ^uint64(0) - 8} {
 			_ = d.ReadPhys(b[:], pa)
 		}
 		_ = d.Info()
 		_ = d.CPURegisters()
+		_ = d.Notes()
 	})
+}
+
+// The fuzz seeds open, so that the fuzzer starts from valid cores.
+func TestFuzzSeeds(t *testing.T) {
+	for i, b := range fuzzSeeds() {
+		if _, err := Open(bytes.NewReader(b)); err != nil {
+			t.Errorf("seed %d (%d bytes): %v", i, len(b), err)
+		}
+	}
 }
