@@ -18,8 +18,9 @@
 //     superpages written out as fake PTEs, and no direct map; see i386.go.
 //
 // A file that ends among the dumped pages still opens: the pages it lacks
-// read as absent and Warnings says how many. So does a file that ends
-// inside the page map, whose missing entries translate to nothing.
+// read as absent (but the bytes it holds of a page it ends inside) and
+// Warnings says how many. So does a file that ends inside the page map,
+// whose missing entries translate to nothing.
 package fbsdmini
 
 import (
@@ -113,7 +114,8 @@ type Dump struct {
 	bitmap    []uint64
 	rank      []uint64 // set bits before each block of rankBlock words
 	pages     uint64   // pages the bitmap marks as dumped
-	inFile    uint64   // of those, how many the file holds
+	inFile    uint64   // of those, how many the file holds whole
+	tail      uint64   // bytes the file holds of the page after those, when it ends inside one
 	pmapOff   int64
 	pmapLen   uint64 // entries in the page map
 	pmapAvail uint64 // entries of the page map that the file holds
@@ -262,14 +264,21 @@ func Open(f core.File) (*Dump, error) {
 	if err := d.readBitmap(bitmapSec); err != nil {
 		return nil, err
 	}
-	var held uint64
+	var held, tail uint64
 	if uint64(size) > off {
-		held = (uint64(size) - off) / pageSize
+		held, tail = (uint64(size)-off)/pageSize, (uint64(size)-off)%pageSize
 	}
 	d.inFile = min(d.pages, held)
 	if d.pages > held {
-		d.warnings = append(d.warnings, fmt.Sprintf("the file ends early: %d of the %d pages the bitmap marks as dumped are missing (file holds %d after offset %#x)",
-			d.pages-held, d.pages, held, d.sparseOff))
+		w := fmt.Sprintf("the file ends early: %d of the %d pages the bitmap marks as dumped are missing (file holds %d after offset %#x",
+			d.pages-held, d.pages, held, d.sparseOff)
+		if tail > 0 {
+			// Sparse copies of a dump (LLDB's) end right after the last
+			// bytes a debugger read: those bytes of the page still read.
+			d.tail = tail
+			w += fmt.Sprintf(", and the first %d bytes of the next", tail)
+		}
+		d.warnings = append(d.warnings, w+")")
 	}
 	return d, nil
 }
@@ -347,31 +356,35 @@ func (d *Dump) bitOf(pfn uint64) (uint64, bool) {
 	return r.firstBit + pfn - r.start, true
 }
 
-// pageOffset returns the file offset of page frame pfn, or why it is
-// absent.
-func (d *Dump) pageOffset(pfn uint64) (int64, string) {
+// pageOffset returns the file offset of page frame pfn and how many of
+// its bytes the file holds, or why it is absent.
+func (d *Dump) pageOffset(pfn uint64) (int64, uint64, string) {
 	bit, ok := d.bitOf(pfn)
 	if !ok {
-		return 0, "page outside the dump_avail ranges"
+		return 0, 0, "page outside the dump_avail ranges"
 	}
 	word := bit / 64
 	if word >= uint64(len(d.bitmap)) {
-		return 0, "page beyond the page bitmap"
+		return 0, 0, "page beyond the page bitmap"
 	}
 	w := d.bitmap[word]
 	if w&(1<<(bit%64)) == 0 {
-		return 0, "page not dumped (bitmap bit clear)"
+		return 0, 0, "page not dumped (bitmap bit clear)"
 	}
 	rank := d.rank[word/rankBlock]
 	for i := word &^ (rankBlock - 1); i < word; i++ {
 		rank += uint64(bits.OnesCount64(d.bitmap[i]))
 	}
 	rank += uint64(bits.OnesCount64(w & (1<<(bit%64) - 1)))
-	if rank >= d.inFile {
-		return 0, fmt.Sprintf("page missing because the file ends early (it holds %d of the %d pages the bitmap marks as dumped; this is page %d)",
-			d.inFile, d.pages, rank)
+	off := d.sparseOff + int64(rank)*pageSize
+	switch {
+	case rank < d.inFile:
+		return off, pageSize, ""
+	case rank == d.inFile && d.tail > 0:
+		return off, d.tail, ""
 	}
-	return d.sparseOff + int64(rank)*pageSize, ""
+	return 0, 0, fmt.Sprintf("page missing because the file ends early (it holds %d of the %d pages the bitmap marks as dumped; this is page %d)",
+		d.inFile, d.pages, rank)
 }
 
 // Format names the machine, format and version.
@@ -400,8 +413,8 @@ func (d *Dump) DumpAvail() [][2]uint64 { return append([][2]uint64(nil), d.avail
 // Pages returns how many physical pages the bitmap marks as dumped.
 func (d *Dump) Pages() uint64 { return d.pages }
 
-// MissingPages returns how many of the dumped pages the file lacks
-// because it ends early.
+// MissingPages returns how many of the dumped pages the file lacks, in
+// whole or in part, because it ends early.
 func (d *Dump) MissingPages() uint64 { return d.pages - d.inFile }
 
 // Info lists the header fields.
@@ -437,9 +450,14 @@ func (d *Dump) ReadPhys(b []byte, pa uint64) error {
 		if n > pageSize-po {
 			n = pageSize - po
 		}
-		off, why := d.pageOffset(pa >> pageShift)
+		off, held, why := d.pageOffset(pa >> pageShift)
 		if why != "" {
 			return &core.NotPresentError{Addr: pa, Reason: why}
+		}
+		if po+n > held {
+			// The file ends inside this page: the first missing byte.
+			return &core.NotPresentError{Addr: pa + max(held, po) - po, Reason: fmt.Sprintf(
+				"page missing from byte %#x on because the file ends early, at file offset %#x inside the page", held, off+int64(held))}
 		}
 		if err := readFull(d.f, b[:n], off+int64(po)); err != nil {
 			return fmt.Errorf("minidump: physical address %#x: %w", pa, err)

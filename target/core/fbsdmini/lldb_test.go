@@ -18,20 +18,22 @@ import (
 // lldbDump is one of LLDB's real FreeBSD minidumps
 // (testdata/freebsd-lldb/fetch.sh) with what is known about it.
 type lldbDump struct {
-	arch    string
-	version uint32
-	machine elf.Machine
-	hz      int32  // LLDB's TestFreeBSDKernelVMCore.py expectation
-	missing uint64 // pages the bitmap promises that the file lacks
-	ptrSize int    // bytes of a kernel pointer
-	pid     int32  // the crashed thread's process, as LLDB names it
-	comm    string
+	arch     string
+	version  uint32
+	machine  elf.Machine
+	hz       int32  // LLDB's TestFreeBSDKernelVMCore.py expectation
+	missing  uint64 // pages the bitmap promises that the file lacks
+	ptrSize  int    // bytes of a kernel pointer
+	pid      int32  // the crashed thread's process, as LLDB names it
+	comm     string
+	threads  int // LLDB's numthread: the threads on allproc's lists
+	availOff int // file offset of the header's dumpavailsize
 }
 
 var lldbDumps = []lldbDump{
-	{arch: "amd64", version: 3, machine: elf.EM_X86_64, hz: 100, missing: 1393, ptrSize: 8, pid: 800, comm: "sysctl"},
-	{arch: "arm64", version: 2, machine: elf.EM_AARCH64, hz: 1000, missing: 2323, ptrSize: 8, pid: 939, comm: "sysctl"},
-	{arch: "i386", version: 2, machine: elf.EM_386, hz: 100, missing: 912, ptrSize: 4, pid: 806, comm: "sysctl"},
+	{arch: "amd64", version: 3, machine: elf.EM_X86_64, hz: 100, missing: 1393, ptrSize: 8, pid: 800, comm: "sysctl", threads: 16, availOff: 0x40},
+	{arch: "arm64", version: 2, machine: elf.EM_AARCH64, hz: 1000, missing: 2323, ptrSize: 8, pid: 939, comm: "sysctl", threads: 10, availOff: 0x48},
+	{arch: "i386", version: 2, machine: elf.EM_386, hz: 100, missing: 912, ptrSize: 4, pid: 806, comm: "sysctl", threads: 13, availOff: 0x30},
 }
 
 // lldbSymbols reads the symbol table of LLDB's symbol-only kernel.
@@ -86,6 +88,10 @@ func TestLLDBMinidumps(t *testing.T) {
 			if d.MissingPages() != ld.missing {
 				t.Errorf("MissingPages = %d, want %d", d.MissingPages(), ld.missing)
 			}
+			if pages, held := countPages(t, path, ld.availOff); d.Pages() != pages || d.MissingPages() != pages-held {
+				t.Errorf("Pages %d, MissingPages %d; counted straight from the file: %d pages, %d of them whole in the file",
+					d.Pages(), d.MissingPages(), pages, held)
+			}
 			if ld.missing == 0 {
 				if len(warns) != 0 {
 					t.Errorf("Warnings = %q, want none", warns)
@@ -136,15 +142,49 @@ func TestLLDBMinidumps(t *testing.T) {
 	}
 }
 
+// countPages counts, straight from the file at path, the pages that the
+// bitmap marks as dumped and how many of them the file holds whole: the
+// header's section sizes give where the pages start (all three dumps have
+// a dump_avail section).
+func countPages(t *testing.T, path string, availOff int) (pages, held uint64) {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := make([]byte, pageSize)
+	if _, err := fh.ReadAt(h, 0); err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	rp := func(v uint32) int64 { return int64(v+pageSize-1) &^ (pageSize - 1) }
+	bitmapOff := pageSize + rp(le.Uint32(h[28:])) + rp(le.Uint32(h[availOff:]))
+	start := bitmapOff + rp(le.Uint32(h[32:])) + rp(le.Uint32(h[36:]))
+	bm := make([]byte, le.Uint32(h[32:]))
+	if _, err := fh.ReadAt(bm, bitmapOff); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range bm {
+		pages += uint64(bits.OnesCount8(c))
+	}
+	return pages, uint64(st.Size()-start) / pageSize
+}
+
 // checkCrashedThread walks the kernel's process list as LLDB's FreeBSD
 // kernel plugin does, with the structure offsets the kernel exports
 // (proc_off_*, thread_off_*, read from the dump since the symbol-only
 // kernels hold no section contents), and finds the thread whose td_tid is
-// dumptid: LLDB names it "(pid N) comm (crashed)".
+// dumptid: LLDB names it "(pid N) comm (crashed)". On the i386 dump that
+// thread lies in the page the file ends inside.
 func checkCrashedThread(t *testing.T, d *Dump, ld lldbDump, syms map[string]uint64) {
 	t.Helper()
 	// A read that fails because the dump lacks the page ends the walk of
-	// that list, as the truncated dumps lack some; other errors fail.
+	// that list (and fails the test); other errors end the test at once.
 	var missing []error
 	read := func(va uint64, b []byte) bool {
 		err := readKVA(d, va, b)
@@ -217,13 +257,11 @@ func checkCrashedThread(t *testing.T, d *Dump, ld lldbDump, syms map[string]uint
 	if len(named) != 1 {
 		t.Errorf("allproc holds %d processes named %q, want 1", len(named), want)
 	}
-	switch {
-	case len(found) == 1 && found[0] == want:
-	case len(found) == 0 && len(missing) > 0:
-		// The truncated i386 dump lacks the crashed thread's page.
-		t.Logf("%s: the thread whose td_tid is dumptid is not readable", ld.arch)
-	default:
+	if len(found) != 1 || found[0] != want {
 		t.Errorf("thread %d (dumptid) is in %q, want one in %q", tid, found, want)
+	}
+	if threads != ld.threads || len(missing) > 0 {
+		t.Errorf("allproc holds %d threads, want %d; %d reads hit absent pages", threads, ld.threads, len(missing))
 	}
 }
 

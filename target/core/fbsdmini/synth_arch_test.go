@@ -329,16 +329,36 @@ func TestSyntheticTruncatedPages(t *testing.T) {
 		for _, cut := range []int{pageSize, pageSize + 100, 3 * pageSize, 4 * pageSize} {
 			b := full[:len(full)-cut]
 			d := openBytes(t, b)
+			var w [8]byte
 			missing := (cut + pageSize - 1) / pageSize
-			want := fmt.Sprintf("the file ends early: %d of the 4 pages the bitmap marks as dumped are missing (file holds %d after offset %#x)",
+			want := fmt.Sprintf("the file ends early: %d of the 4 pages the bitmap marks as dumped are missing (file holds %d after offset %#x",
 				missing, 4-missing, tc.s.at.pages)
-			if w := d.Warnings(); len(w) != 1 || w[0] != want {
-				t.Errorf("%s cut %d: Warnings = %q, want %q", tc.name, cut, w, want)
+			tail := (pageSize - cut%pageSize) % pageSize
+			if tail > 0 {
+				want += fmt.Sprintf(", and the first %d bytes of the next", tail)
+			}
+			if w := d.Warnings(); len(w) != 1 || w[0] != want+")" {
+				t.Errorf("%s cut %d: Warnings = %q, want %q", tc.name, cut, w, want+")")
+			}
+			if tail > 0 {
+				// The page the file ends inside reads up to the end.
+				base := tc.s.pfns[4-missing] << pageShift
+				checkRead(t, tc.name, d, []readCase{
+					{pa: base + uint64(tail)&^7 - 8, want: base + uint64(tail)&^7 - 8}, // stamp words are aligned
+					{pa: base, want: base},
+				})
+				for _, pa := range []uint64{base + uint64(tail) - 4, base + uint64(tail), base + pageSize - 8} {
+					err := d.ReadPhys(w[:], pa)
+					var np *core.NotPresentError
+					if !errors.As(err, &np) || np.Addr != max(pa, base+uint64(tail)) ||
+						!strings.Contains(np.Reason, fmt.Sprintf("page missing from byte %#x on because the file ends early", tail)) {
+						t.Errorf("%s cut %d: ReadPhys(%#x) past the end: %v", tc.name, cut, pa, err)
+					}
+				}
 			}
 			if d.MissingPages() != uint64(missing) || d.Pages() != 4 {
 				t.Errorf("%s cut %d: MissingPages %d, Pages %d", tc.name, cut, d.MissingPages(), d.Pages())
 			}
-			var w [8]byte
 			pa, _, err := d.TranslateKernel(tc.last)
 			if err != nil {
 				t.Fatalf("%s: TranslateKernel(%#x): %v", tc.name, tc.last, err)
