@@ -114,7 +114,7 @@ func Open(f core.File) (*Dump, error) {
 			if end := p.off + p.filesz; end > uint64(size) {
 				s.InFile = uint64(size) - min(p.off, uint64(size))
 				short = append(short, p.index)
-				missing += s.FileSz - s.InFile
+				missing += min(s.FileSz-s.InFile, ^uint64(0)-missing) // saturates
 			}
 			if p.memsz > 0 {
 				loads = append(loads, s)
@@ -171,6 +171,9 @@ func (h *fileHeader) checkLoad(p *progHeader) error {
 
 // byteSize writes n bytes for people: "12.5 MiB (0xc80000 bytes)".
 func byteSize(n uint64) string {
+	if n == 1 {
+		return "1 byte"
+	}
 	if n < 1<<10 {
 		return fmt.Sprintf("%d bytes", n)
 	}
@@ -183,8 +186,11 @@ func byteSize(n uint64) string {
 	return fmt.Sprintf("%.1f %s (%#x bytes)", v, units[u], n)
 }
 
+// maxListed bounds the runs of program headers a warning names.
+const maxListed = 8
+
 // headerList names program headers by index, runs as ranges:
-// "program headers 1, 3–7".
+// "program headers 1, 3–7"; past maxListed runs it gives the count.
 func headerList(idx []int) string {
 	if len(idx) == 1 {
 		return fmt.Sprintf("program header %d", idx[0])
@@ -201,6 +207,10 @@ func headerList(idx []int) string {
 			parts = append(parts, fmt.Sprintf("%d–%d", idx[i], idx[j]))
 		}
 		i = j + 1
+		if len(parts) == maxListed && i < len(idx) {
+			parts = append(parts, fmt.Sprintf("… (%d in all)", len(idx)))
+			break
+		}
 	}
 	return "program headers " + strings.Join(parts, ", ")
 }

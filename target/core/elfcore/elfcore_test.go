@@ -440,6 +440,22 @@ func TestEndsEarly(t *testing.T) {
 			{pa: 0x600000, n: 1, absent: 0x600000},
 		})
 	})
+	t.Run("huge", func(t *testing.T) {
+		// Three segments of about 2^63 bytes, the third repeating the
+		// first: the count of missing bytes saturates rather than wraps.
+		b := spec{version: 1, machine: elf.EM_X86_64, typ: elf.ET_CORE, phs: []phdr{
+			{typ: elf.PT_LOAD, off: 0x1000, paddr: 0, filesz: 1 << 63, memsz: 1 << 63},
+			{typ: elf.PT_LOAD, off: 0x1000, paddr: 1 << 63, filesz: 1<<63 - 1, memsz: 1<<63 - 1},
+			{typ: elf.PT_LOAD, off: 0x1000, paddr: 0, filesz: 1 << 63, memsz: 1 << 63},
+		}}.build()
+		d, err := Open(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := d.Warnings(); len(w) != 1 || !strings.Contains(w[0], "16.0 EiB (0xffffffffffffffff bytes) of PT_LOAD data (program headers 0–2)") {
+			t.Errorf("Warnings = %q", w)
+		}
+	})
 	t.Run("intact", func(t *testing.T) {
 		d, err := Open(bytes.NewReader(sampleFreeBSD()))
 		if err != nil {
@@ -459,13 +475,15 @@ func TestHeaderList(t *testing.T) {
 		{[]int{4}, "program header 4"},
 		{[]int{1, 2}, "program headers 1–2"},
 		{[]int{1, 3, 4, 5, 7}, "program headers 1, 3–5, 7"},
+		{[]int{0, 2, 4, 6, 8, 10, 12, 14, 15, 16, 18}, "program headers 0, 2, 4, 6, 8, 10, 12, 14–16, … (11 in all)"},
+		{[]int{0, 2, 4, 6, 8, 10, 12, 14}, "program headers 0, 2, 4, 6, 8, 10, 12, 14"},
 	} {
 		if got := headerList(tc.idx); got != tc.want {
 			t.Errorf("headerList(%v) = %q, want %q", tc.idx, got, tc.want)
 		}
 	}
 	for n, want := range map[uint64]string{
-		100: "100 bytes", 0xc80000: "12.5 MiB (0xc80000 bytes)", 3 << 30: "3.0 GiB (0xc0000000 bytes)",
+		1: "1 byte", 100: "100 bytes", 0xc80000: "12.5 MiB (0xc80000 bytes)", 3 << 30: "3.0 GiB (0xc0000000 bytes)",
 	} {
 		if got := byteSize(n); got != want {
 			t.Errorf("byteSize(%d) = %q, want %q", n, got, want)
