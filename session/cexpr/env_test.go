@@ -57,6 +57,7 @@ type testEnv struct {
 	tags     map[string]*Type
 	syms     []testSym
 	reads    int
+	readLens []int // the length of every read, in order
 }
 
 type testSym struct {
@@ -100,6 +101,7 @@ func (e *testEnv) LookupTag(kind Kind, name string) (*Type, error) {
 
 func (e *testEnv) ReadMemory(addr uint64, p []byte) error {
 	e.reads++
+	e.readLens = append(e.readLens, len(p))
 	for _, r := range e.regions {
 		if addr >= r.base && addr-r.base <= uint64(len(r.data)) && uint64(len(p)) <= uint64(len(r.data))-(addr-r.base) {
 			copy(p, r.data[addr-r.base:])
@@ -300,4 +302,99 @@ func newTestEnv() *testEnv {
 	e.regs["eflags"] = IntValue(TypeInt, 0x246)
 	sort.Slice(e.syms, func(i, j int) bool { return e.syms[i].addr < e.syms[j].addr })
 	return e
+}
+
+// modelEnv is a testEnv that states its data model.
+type modelEnv struct {
+	*testEnv
+	model DataModel
+}
+
+// DataModel returns the model the test chose.
+func (e modelEnv) DataModel() DataModel { return e.model }
+
+// Addresses of the ILP32 test kernel (an i386 layout: the kernel above
+// 0xc0000000).
+const (
+	addr32Globals = 0xc1000000 // page of globals (symbols)
+	addr32Text    = 0xc1000100 // a string
+	addr32Proc0   = 0xc1000200 // struct proc32 proc0 (symbol)
+	addr32Proc1   = 0xc1000300 // struct proc32, pid 1 (no symbol)
+	addr32Panic   = 0xc0400000 // function panic, 0x100 bytes
+	addr32Stack   = 0xc5000f00 // the stack pointer
+)
+
+// newTestEnv32 builds a small i386 kernel: long and pointers are 4 bytes,
+// long long 8, long double the 12-byte x87 format. The word after every
+// pointer is non-zero, so that reading a pointer as 8 bytes gives a wrong
+// address.
+func newTestEnv32() modelEnv {
+	e := &testEnv{vars: map[string]Value{}, regs: map[string]Value{}, typedefs: map[string]*Type{}, tags: map[string]*Type{}}
+	m := ILP32
+	long, ulong := m.Long(), m.ULong()
+	e.typedefs["size_t"] = typedef("size_t", typedef("__size_t", ulong))
+	e.typedefs["vm_offset_t"] = typedef("vm_offset_t", typedef("__vm_offset_t", typedef("__uint32_t", TypeUInt)))
+
+	proc := &Type{Kind: Struct, Name: "proc32", Size: 16}
+	proc.Members = []Member{
+		{Name: "p_pid", Offset: 0, Type: TypeInt},
+		{Name: "p_comm", Offset: 4, Type: m.PointerTo(TypeChar)},
+		{Name: "p_next", Offset: 8, Type: m.PointerTo(proc)},
+		{Name: "p_flag", Offset: 12, Type: long},
+	}
+	e.tags["struct proc32"] = proc
+	ldbl := &Type{Kind: Float, Name: "long double", Size: 12}
+
+	g := e.mem(addr32Globals, 0x100)
+	put32(g, 0x00, 42)                 // int counter
+	put32(g, 0x04, uint32(0xfffffffb)) // long lng = -5
+	put32(g, 0x08, 0xffffffff)         // unsigned long ul
+	put32(g, 0x0c, 0x11111111)         // (padding)
+	put64(g, 0x10, 0x100000000)        // long long llg
+	put32(g, 0x18, addr32Text)         // char *p32
+	for i, v := range []uint32{1, 2, 3, 4} {
+		put32(g, 0x1c+4*i, v) // int arr[4]
+	}
+	put32(g, 0x2c, addr32Proc0) // struct proc32 *pp
+	put32(g, 0x30, 0xdeadbeef)  // (padding)
+	// long double ldbl = 2.5: mantissa 1.01b with the explicit integer
+	// bit, exponent 16383+1, two bytes of padding.
+	put64(g, 0x40, 0xa000000000000000)
+	binary.LittleEndian.PutUint16(g[0x48:], 0x4000)
+	g[0x4a], g[0x4b] = 0x55, 0x55
+	copy(e.mem(addr32Text, 0x20), "i386 kernel")
+	p0 := e.mem(addr32Proc0, 16)
+	put32(p0, 0, 0)
+	put32(p0, 4, addr32Text)
+	put32(p0, 8, addr32Proc1)
+	put32(p0, 12, 0x80000001)
+	p1 := e.mem(addr32Proc1, 20)
+	put32(p1, 0, 1)
+	put32(p1, 4, addr32Text+5)
+	put32(p1, 8, 0)
+	put32(p1, 12, 7)
+	put32(p1, 16, 0x99999999) // (whatever follows)
+
+	lv := func(name string, t *Type, addr uint64, size uint64) {
+		e.vars[name] = Value{Type: t, Addr: addr, HasAddr: true}
+		if size > 0 {
+			e.syms = append(e.syms, testSym{name, addr, size})
+		}
+	}
+	lv("counter", TypeInt, addr32Globals+0x00, 4)
+	lv("lng", long, addr32Globals+0x04, 4)
+	lv("ul", ulong, addr32Globals+0x08, 4)
+	lv("llg", TypeLongLong, addr32Globals+0x10, 8)
+	lv("p32", m.PointerTo(TypeChar), addr32Globals+0x18, 4)
+	lv("arr", ArrayOf(TypeInt, 4), addr32Globals+0x1c, 16)
+	lv("pp", m.PointerTo(proc), addr32Globals+0x2c, 4)
+	lv("ldbl", ldbl, addr32Globals+0x40, 12)
+	lv("proc0", proc, addr32Proc0, 16)
+	fnType := &Type{Kind: Func, Elem: TypeVoid}
+	lv("panic", fnType, addr32Panic, 0x100)
+	e.regs["eip"] = m.IntValue(m.PointerTo(fnType), addr32Panic+0x10)
+	e.regs["esp"] = m.IntValue(m.PointerTo(TypeVoid), addr32Stack)
+	e.regs["eax"] = m.IntValue(long, 0xfffffffe)
+	sort.Slice(e.syms, func(i, j int) bool { return e.syms[i].addr < e.syms[j].addr })
+	return modelEnv{testEnv: e, model: m}
 }

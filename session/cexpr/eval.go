@@ -9,10 +9,10 @@ import (
 // MaxArtificialLen is the largest element count gdb's `expr@len` accepts.
 const MaxArtificialLen = 1 << 20
 
-// Evaluate parses src, asking env which identifiers are typedef names, and
-// evaluates it.
+// Evaluate parses src in env's data model, asking env which identifiers
+// are typedef names, and evaluates it.
 func Evaluate(env Env, src string) (Value, error) {
-	n, err := Parse(src, TypeNameFunc(env))
+	n, err := ParseModel(src, TypeNameFunc(env), ModelOf(env))
 	if err != nil {
 		return Value{}, err
 	}
@@ -28,13 +28,13 @@ func TypeNameFunc(env Env) func(string) bool {
 	}
 }
 
-// Eval evaluates a parsed expression.
+// Eval evaluates a parsed expression in env's data model (ModelOf).
 //
 // A scalar result in memory comes back with its Bytes read, and the start of
 // an aggregate is probed, so that an unreadable address is reported here
 // (as gdb's "Cannot access memory") rather than when the value is printed.
 func Eval(env Env, n Node) (Value, error) {
-	ev := &evaluator{env: env}
+	ev := &evaluator{env: env, m: ModelOf(env)}
 	v, err := ev.eval(n)
 	if err != nil {
 		return Value{}, err
@@ -71,7 +71,7 @@ func fetch(env Env, n Node, v Value) (Value, error) {
 // TypeOf returns the type of a parsed expression without reading memory
 // (like sizeof, reads yield zero bytes).
 func TypeOf(env Env, n Node) (*Type, error) {
-	ev := &evaluator{env: dryEnv{env}}
+	ev := &evaluator{env: dryEnv{env}, m: ModelOf(env)}
 	v, err := ev.eval(n)
 	if err != nil {
 		return nil, err
@@ -81,6 +81,12 @@ func TypeOf(env Env, n Node) (*Type, error) {
 
 type evaluator struct {
 	env Env
+	m   DataModel // the target's data model, fixed for one evaluation
+}
+
+// dryRun returns an evaluator of the same model that reads no memory.
+func (ev *evaluator) dryRun() *evaluator {
+	return &evaluator{env: dryEnv{ev.env}, m: ev.m}
 }
 
 // dryEnv answers memory reads with zeros: it evaluates the operand of
@@ -93,6 +99,9 @@ func (dryEnv) ReadMemory(_ uint64, p []byte) error {
 	clear(p)
 	return nil
 }
+
+// DataModel is the wrapped Env's data model.
+func (d dryEnv) DataModel() DataModel { return ModelOf(d.Env) }
 
 func (ev *evaluator) dry() bool {
 	_, ok := ev.env.(dryEnv)
@@ -125,11 +134,11 @@ func (ev *evaluator) eval(n Node) (Value, error) {
 		v, err := ev.env.LookupVar(n.Name)
 		return named(n, v, err, "identifier '"+n.Name+"'")
 	case *IntLit:
-		return IntValue(n.Type, n.Val), nil
+		return ev.m.IntValue(n.Type, n.Val), nil
 	case *FloatLit:
-		return floatValue(TypeDouble, n.Val), nil
+		return ev.m.floatValue(TypeDouble, n.Val), nil
 	case *CharLit:
-		return IntValue(TypeChar, uint64(n.Val)), nil
+		return ev.m.IntValue(TypeChar, uint64(n.Val)), nil
 	case *StringLit:
 		b := append([]byte(n.Val), 0)
 		return Value{Type: ArrayOf(TypeChar, int64(len(b))), Bytes: b}, nil
@@ -156,20 +165,20 @@ func (ev *evaluator) eval(n Node) (Value, error) {
 		}
 		return v, nil
 	case *SizeofExpr:
-		x, err := (&evaluator{env: dryEnv{ev.env}}).eval(n.X)
+		x, err := ev.dryRun().eval(n.X)
 		if err != nil {
 			return Value{}, err
 		}
 		if x.BitSize > 0 {
 			return Value{}, errAt(n, "invalid application of 'sizeof' to a bitfield")
 		}
-		return sizeofType(n, x.Type)
+		return ev.sizeofType(n, x.Type)
 	case *SizeofType:
 		t, err := ev.typeName(n.Type)
 		if err != nil {
 			return Value{}, err
 		}
-		return sizeofType(n, t)
+		return ev.sizeofType(n, t)
 	case *Binary:
 		return ev.binary(n)
 	case *Cond:
@@ -196,7 +205,7 @@ func named(n Node, v Value, err error, what string) (Value, error) {
 	return v, nil
 }
 
-func sizeofType(n Node, t *Type) (Value, error) {
+func (ev *evaluator) sizeofType(n Node, t *Type) (Value, error) {
 	u := Resolve(t)
 	sz := sizeOf(t)
 	switch {
@@ -209,7 +218,7 @@ func sizeofType(n Node, t *Type) (Value, error) {
 	case sz == 0 && (u.Incomplete || (u.Kind == Array && !u.LenKnown)):
 		return Value{}, errAt(n, "invalid application of 'sizeof' to incomplete type '%s'", tname(t))
 	}
-	return IntValue(TypeULong, uint64(sz)), nil
+	return ev.m.IntValue(ev.m.ULong(), uint64(sz)), nil
 }
 
 // typeName resolves a parsed type-name against the environment.
@@ -235,7 +244,7 @@ func (ev *evaluator) typeName(tn *TypeName) (*Type, error) {
 			return nil, &Error{Col: tn.Col, Msg: fmt.Sprintf("cannot resolve type '%s'", tn.Name), Err: err}
 		}
 	default:
-		t = baseTypes[tn.Name]
+		t = ev.m.baseType(tn.Name)
 		if t == nil {
 			return nil, &Error{Col: tn.Col, Msg: fmt.Sprintf("unknown type '%s'", tn.Name)}
 		}
@@ -251,7 +260,7 @@ func (ev *evaluator) typeName(tn *TypeName) (*Type, error) {
 	}
 	for _, d := range tn.Derived {
 		if d.Ptr {
-			t = PointerTo(t)
+			t = ev.m.PointerTo(t)
 			t.Const = d.Const
 			continue
 		}
@@ -266,7 +275,7 @@ func (ev *evaluator) typeName(tn *TypeName) (*Type, error) {
 		if !isInteger(lv.Type) {
 			return nil, errAt(d.Len, "array bound has non-integer type '%s'", tname(lv.Type))
 		}
-		n, err := scalarBits(ev.env, lv)
+		n, err := scalarBits(ev.env, ev.m, lv)
 		if err != nil {
 			return nil, wrapAt(d.Len, err)
 		}
@@ -279,26 +288,26 @@ func (ev *evaluator) typeName(tn *TypeName) (*Type, error) {
 }
 
 // decay converts arrays and functions in memory to pointers to their first
-// element (C11 6.3.2.1).
-func decay(v Value) (Value, error) {
+// element (C11 6.3.2.1), pointers of the model's size.
+func (ev *evaluator) decay(v Value) (Value, error) {
 	switch t := Resolve(v.Type); t.Kind {
 	case Array:
 		if !v.HasAddr {
 			return Value{}, fmt.Errorf("array of type '%s' is not in memory and has no address", tname(v.Type))
 		}
-		return IntValue(PointerTo(t.Elem), v.Addr), nil
+		return ev.m.IntValue(ev.m.PointerTo(t.Elem), v.Addr), nil
 	case Func:
 		if !v.HasAddr {
 			return Value{}, fmt.Errorf("function has no address")
 		}
-		return IntValue(PointerTo(v.Type), v.Addr), nil
+		return ev.m.IntValue(ev.m.PointerTo(v.Type), v.Addr), nil
 	}
 	return v, nil
 }
 
 // deref returns the object a pointer value points to.
 func (ev *evaluator) deref(n Node, p Value) (Value, error) {
-	p, err := decay(p)
+	p, err := ev.decay(p)
 	if err != nil {
 		return Value{}, wrapAt(n, err)
 	}
@@ -309,7 +318,7 @@ func (ev *evaluator) deref(n Node, p Value) (Value, error) {
 	if t.Elem == nil || Resolve(t.Elem).Kind == Void {
 		return Value{}, errAt(n, "cannot dereference a pointer to void ('%s'); cast it first", tname(p.Type))
 	}
-	addr, err := scalarBits(ev.env, p)
+	addr, err := scalarBits(ev.env, ev.m, p)
 	if err != nil {
 		return Value{}, wrapAt(n, err)
 	}
@@ -336,33 +345,33 @@ func (ev *evaluator) unary(n *Unary) (Value, error) {
 		case !x.HasAddr:
 			return Value{}, errAt(n, "cannot take the address of a value of type '%s' that is not in memory", tname(x.Type))
 		}
-		return IntValue(PointerTo(x.Type), x.Addr), nil
+		return ev.m.IntValue(ev.m.PointerTo(x.Type), x.Addr), nil
 	case "!":
 		b, err := ev.truth(n, x)
 		if err != nil {
 			return Value{}, err
 		}
 		if b {
-			return IntValue(TypeInt, 0), nil
+			return ev.m.IntValue(TypeInt, 0), nil
 		}
-		return IntValue(TypeInt, 1), nil
+		return ev.m.IntValue(TypeInt, 1), nil
 	}
 	// - + ~ on arithmetic operands.
 	if Resolve(x.Type).Kind == Float && n.Op != "~" {
-		f, err := floatBits(ev.env, x)
+		f, err := floatBits(ev.env, ev.m, x)
 		if err != nil {
 			return Value{}, wrapAt(n, err)
 		}
 		if n.Op == "-" {
 			f = -f
 		}
-		return floatValue(x.Type, f), nil
+		return ev.m.floatValue(x.Type, f), nil
 	}
 	if !isInteger(x.Type) {
 		return Value{}, errAt(n, "invalid operand of type '%s' to unary '%s'", tname(x.Type), n.Op)
 	}
-	t := promotedOf(x)
-	v, err := scalarBits(ev.env, x)
+	t := ev.m.promotedOf(x)
+	v, err := scalarBits(ev.env, ev.m, x)
 	if err != nil {
 		return Value{}, wrapAt(n, err)
 	}
@@ -372,12 +381,12 @@ func (ev *evaluator) unary(n *Unary) (Value, error) {
 	case "~":
 		v = ^v
 	}
-	return IntValue(t, v), nil
+	return ev.m.IntValue(t, v), nil
 }
 
 // truth tests a scalar for non-zero.
 func (ev *evaluator) truth(n Node, x Value) (bool, error) {
-	x, err := decay(x)
+	x, err := ev.decay(x)
 	if err != nil {
 		return false, wrapAt(n, err)
 	}
@@ -385,63 +394,17 @@ func (ev *evaluator) truth(n Node, x Value) (bool, error) {
 		return false, errAt(n, "a scalar is needed here, not a value of type '%s'", tname(x.Type))
 	}
 	if Resolve(x.Type).Kind == Float {
-		f, err := floatBits(ev.env, x)
+		f, err := floatBits(ev.env, ev.m, x)
 		if err != nil {
 			return false, wrapAt(n, err)
 		}
 		return f != 0, nil
 	}
-	v, err := scalarBits(ev.env, x)
+	v, err := scalarBits(ev.env, ev.m, x)
 	if err != nil {
 		return false, wrapAt(n, err)
 	}
 	return v != 0, nil
-}
-
-// promote applies the integer promotions to an integer type (C11 6.3.1.1)
-// and maps the result onto the LP64 canonical types.
-func promote(t *Type) *Type {
-	u := Resolve(t)
-	switch {
-	case u.Size < 4:
-		return TypeInt
-	case u.Size == 4 && u.Signed:
-		return TypeInt
-	case u.Size == 4:
-		return TypeUInt
-	case u.Signed:
-		return TypeLong
-	}
-	return TypeULong
-}
-
-// promotedOf is promote for a value, taking bitfield widths into account:
-// a bitfield whose values all fit in int promotes to int.
-func promotedOf(v Value) *Type {
-	if v.BitSize > 0 && v.BitSize < 32 {
-		return TypeInt
-	}
-	if v.BitSize == 32 {
-		if Resolve(v.Type).Signed {
-			return TypeInt
-		}
-		return TypeUInt
-	}
-	return promote(v.Type)
-}
-
-// common applies the usual arithmetic conversions to two promoted types on
-// LP64: the wider type wins; at equal width the unsigned one does.
-func common(a, b *Type) *Type {
-	switch {
-	case a.Size != b.Size && a.Size > b.Size:
-		return a
-	case a.Size != b.Size:
-		return b
-	case !a.Signed:
-		return a
-	}
-	return b
 }
 
 // cast converts x to type t.
@@ -461,7 +424,7 @@ func (ev *evaluator) cast(x Value, t *Type) (Value, error) {
 	if tt.Kind == Array || tt.Kind == Func {
 		return Value{}, fmt.Errorf("cannot cast to %s type '%s'", tt.Kind, tname(t))
 	}
-	x, err := decay(x)
+	x, err := ev.decay(x)
 	if err != nil {
 		return Value{}, err
 	}
@@ -470,39 +433,39 @@ func (ev *evaluator) cast(x Value, t *Type) (Value, error) {
 		return Value{}, fmt.Errorf("cannot cast a value of type '%s' to '%s'", tname(x.Type), tname(t))
 	}
 	if xt.Kind == Float {
-		f, err := floatBits(ev.env, x)
+		f, err := floatBits(ev.env, ev.m, x)
 		if err != nil {
 			return Value{}, err
 		}
 		switch {
 		case tt.Kind == Float:
-			return floatValue(t, f), nil
+			return ev.m.floatValue(t, f), nil
 		case tt.Kind == Pointer:
 			return Value{}, fmt.Errorf("cannot cast a floating value to pointer type '%s'", tname(t))
 		case tt.Kind == Bool:
-			return IntValue(t, b2u(f != 0)), nil
+			return ev.m.IntValue(t, b2u(f != 0)), nil
 		case tt.Signed:
-			return IntValue(t, uint64(int64(f))), nil
+			return ev.m.IntValue(t, uint64(int64(f))), nil
 		}
-		return IntValue(t, floatToUint(f)), nil
+		return ev.m.IntValue(t, floatToUint(f)), nil
 	}
-	v, err := scalarBits(ev.env, x)
+	v, err := scalarBits(ev.env, ev.m, x)
 	if err != nil {
 		return Value{}, err
 	}
 	switch tt.Kind {
 	case Float:
 		if xt.Signed {
-			return floatValue(t, float64(int64(v))), nil
+			return ev.m.floatValue(t, float64(int64(v))), nil
 		}
-		return floatValue(t, float64(v)), nil
+		return ev.m.floatValue(t, float64(v)), nil
 	case Bool:
-		return IntValue(t, b2u(v != 0)), nil
+		return ev.m.IntValue(t, b2u(v != 0)), nil
 	}
 	if tt.Size <= 0 || tt.Size > 8 {
 		return Value{}, fmt.Errorf("cannot cast to '%s' of %d bytes", tname(t), tt.Size)
 	}
-	return IntValue(t, v), nil
+	return ev.m.IntValue(t, v), nil
 }
 
 func floatToUint(f float64) uint64 {
@@ -534,7 +497,7 @@ func (ev *evaluator) binary(n *Binary) (Value, error) {
 			return Value{}, err
 		}
 		if (n.Op == "&&" && !a) || (n.Op == "||" && a) {
-			return IntValue(TypeInt, b2u(a)), nil
+			return ev.m.IntValue(TypeInt, b2u(a)), nil
 		}
 		y, err := ev.eval(n.Y)
 		if err != nil {
@@ -544,7 +507,7 @@ func (ev *evaluator) binary(n *Binary) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		return IntValue(TypeInt, b2u(b)), nil
+		return ev.m.IntValue(TypeInt, b2u(b)), nil
 	}
 	y, err := ev.eval(n.Y)
 	if err != nil {
@@ -553,10 +516,10 @@ func (ev *evaluator) binary(n *Binary) (Value, error) {
 	if n.Op == "@" {
 		return ev.artificialArray(n, x, y)
 	}
-	if x, err = decay(x); err != nil {
+	if x, err = ev.decay(x); err != nil {
 		return Value{}, wrapAt(n.X, err)
 	}
-	if y, err = decay(y); err != nil {
+	if y, err = ev.decay(y); err != nil {
 		return Value{}, wrapAt(n.Y, err)
 	}
 	xp, yp := Resolve(x.Type).Kind == Pointer, Resolve(y.Type).Kind == Pointer
@@ -574,15 +537,15 @@ func (ev *evaluator) binary(n *Binary) (Value, error) {
 
 // intOp applies an arithmetic operator to two integer operands.
 func (ev *evaluator) intOp(n *Binary, x, y Value) (Value, error) {
-	a, err := scalarBits(ev.env, x)
+	a, err := scalarBits(ev.env, ev.m, x)
 	if err != nil {
 		return Value{}, wrapAt(n.X, err)
 	}
-	b, err := scalarBits(ev.env, y)
+	b, err := scalarBits(ev.env, ev.m, y)
 	if err != nil {
 		return Value{}, wrapAt(n.Y, err)
 	}
-	pa, pb := promotedOf(x), promotedOf(y)
+	pa, pb := ev.m.promotedOf(x), ev.m.promotedOf(y)
 	if n.Op == "<<" || n.Op == ">>" {
 		// Each operand is promoted on its own; the result has the left's type.
 		bits := uint64(pa.Size * 8)
@@ -592,14 +555,14 @@ func (ev *evaluator) intOp(n *Binary, x, y Value) (Value, error) {
 		}
 		cnt := b
 		if n.Op == "<<" {
-			return IntValue(pa, a<<cnt), nil
+			return ev.m.IntValue(pa, a<<cnt), nil
 		}
 		if pa.Signed {
-			return IntValue(pa, uint64(int64(a)>>cnt)), nil
+			return ev.m.IntValue(pa, uint64(int64(a)>>cnt)), nil
 		}
-		return IntValue(pa, truncUnsigned(a, pa)>>cnt), nil
+		return ev.m.IntValue(pa, truncUnsigned(a, pa)>>cnt), nil
 	}
-	t := common(pa, pb)
+	t := ev.m.common(pa, pb)
 	// Convert both operands to the common type.
 	if t.Signed {
 		a, b = truncSigned(a, t), truncSigned(b, t)
@@ -618,7 +581,7 @@ func (ev *evaluator) intOp(n *Binary, x, y Value) (Value, error) {
 	case "/", "%":
 		if b == 0 {
 			if ev.dry() {
-				return IntValue(t, 0), nil
+				return ev.m.IntValue(t, 0), nil
 			}
 			return Value{}, errAt(n, "division by zero")
 		}
@@ -646,11 +609,11 @@ func (ev *evaluator) intOp(n *Binary, x, y Value) (Value, error) {
 		case a != b:
 			c = 1
 		}
-		return IntValue(TypeInt, b2u(compare(n.Op, c))), nil
+		return ev.m.IntValue(TypeInt, b2u(compare(n.Op, c))), nil
 	default:
 		return Value{}, errAt(n, "operator '%s' is not supported", n.Op)
 	}
-	return IntValue(t, r), nil
+	return ev.m.IntValue(t, r), nil
 }
 
 // truncSigned converts 64 bits to type t's width, sign-extending.
@@ -698,9 +661,9 @@ func compare(op string, c int) bool {
 func (ev *evaluator) floatOp(n *Binary, x, y Value) (Value, error) {
 	get := func(v Value, at Node) (float64, error) {
 		if Resolve(v.Type).Kind == Float {
-			return floatBits(ev.env, v)
+			return floatBits(ev.env, ev.m, v)
 		}
-		u, err := scalarBits(ev.env, v)
+		u, err := scalarBits(ev.env, ev.m, v)
 		if Resolve(v.Type).Signed {
 			return float64(int64(u)), err
 		}
@@ -716,13 +679,13 @@ func (ev *evaluator) floatOp(n *Binary, x, y Value) (Value, error) {
 	}
 	switch n.Op {
 	case "+":
-		return floatValue(TypeDouble, a+b), nil
+		return ev.m.floatValue(TypeDouble, a+b), nil
 	case "-":
-		return floatValue(TypeDouble, a-b), nil
+		return ev.m.floatValue(TypeDouble, a-b), nil
 	case "*":
-		return floatValue(TypeDouble, a*b), nil
+		return ev.m.floatValue(TypeDouble, a*b), nil
 	case "/":
-		return floatValue(TypeDouble, a/b), nil
+		return ev.m.floatValue(TypeDouble, a/b), nil
 	case "==", "!=", "<", "<=", ">", ">=":
 		c := 0
 		switch {
@@ -731,16 +694,16 @@ func (ev *evaluator) floatOp(n *Binary, x, y Value) (Value, error) {
 		case a > b:
 			c = 1
 		case a != b: // NaN: unordered, only != holds
-			return IntValue(TypeInt, b2u(n.Op == "!=")), nil
+			return ev.m.IntValue(TypeInt, b2u(n.Op == "!=")), nil
 		}
-		return IntValue(TypeInt, b2u(compare(n.Op, c))), nil
+		return ev.m.IntValue(TypeInt, b2u(compare(n.Op, c))), nil
 	}
 	return Value{}, errAt(n, "invalid operands to binary '%s' (have '%s' and '%s')", n.Op, tname(x.Type), tname(y.Type))
 }
 
 // pointerOp handles pointer arithmetic and pointer comparisons.
 func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error) {
-	a, err := scalarBits(ev.env, x)
+	a, err := scalarBits(ev.env, ev.m, x)
 	if err != nil {
 		return Value{}, wrapAt(n.X, err)
 	}
@@ -750,7 +713,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error
 	if Resolve(x.Type).Kind == Float || Resolve(y.Type).Kind == Float {
 		return Value{}, errAt(n, "invalid operands to binary '%s' (have '%s' and '%s')", n.Op, tname(x.Type), tname(y.Type))
 	}
-	b, err := scalarBits(ev.env, y)
+	b, err := scalarBits(ev.env, ev.m, y)
 	if err != nil {
 		return Value{}, wrapAt(n.Y, err)
 	}
@@ -763,7 +726,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error
 		case a > b:
 			c = 1
 		}
-		return IntValue(TypeInt, b2u(compare(n.Op, c))), nil
+		return ev.m.IntValue(TypeInt, b2u(compare(n.Op, c))), nil
 	case "+":
 		if xp && yp {
 			return Value{}, errAt(n, "invalid operands to binary '+' (have '%s' and '%s')", tname(x.Type), tname(y.Type))
@@ -775,7 +738,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error
 		if err != nil {
 			return Value{}, err
 		}
-		return IntValue(x.Type, a+b*uint64(sz)), nil
+		return ev.m.IntValue(x.Type, a+b*uint64(sz)), nil
 	case "-":
 		if !xp {
 			return Value{}, errAt(n, "invalid operands to binary '-' (have '%s' and '%s')", tname(x.Type), tname(y.Type))
@@ -785,7 +748,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error
 			return Value{}, err
 		}
 		if !yp {
-			return IntValue(x.Type, a-b*uint64(sz)), nil
+			return ev.m.IntValue(x.Type, a-b*uint64(sz)), nil
 		}
 		sy, err := elemSize(n, y.Type)
 		if err != nil {
@@ -794,7 +757,7 @@ func (ev *evaluator) pointerOp(n *Binary, x, y Value, xp, yp bool) (Value, error
 		if sy != sz {
 			return Value{}, errAt(n, "cannot subtract pointers to types of different sizes ('%s' and '%s')", tname(x.Type), tname(y.Type))
 		}
-		return IntValue(TypeLong, uint64(int64(a-b)/sz)), nil
+		return ev.m.IntValue(ev.m.Long(), uint64(int64(a-b)/sz)), nil
 	}
 	return Value{}, errAt(n, "invalid operands to binary '%s' (have '%s' and '%s')", n.Op, tname(x.Type), tname(y.Type))
 }
@@ -823,7 +786,7 @@ func (ev *evaluator) artificialArray(n *Binary, x, y Value) (Value, error) {
 	if !isInteger(y.Type) {
 		return Value{}, errAt(n.Y, "the right operand of '@' must be an integer, not '%s'", tname(y.Type))
 	}
-	cnt, err := scalarBits(ev.env, y)
+	cnt, err := scalarBits(ev.env, ev.m, y)
 	if err != nil {
 		return Value{}, wrapAt(n.Y, err)
 	}
@@ -866,7 +829,7 @@ func (ev *evaluator) cond(n *Cond) (Value, error) {
 	}
 	// The untaken arm is not evaluated, but it takes part in the result's
 	// type: `1 ? -1 : 0u` is 4294967295.
-	o, err := (&evaluator{env: dryEnv{ev.env}}).eval(other)
+	o, err := ev.dryRun().eval(other)
 	if err != nil {
 		return Value{}, err
 	}
@@ -875,7 +838,7 @@ func (ev *evaluator) cond(n *Cond) (Value, error) {
 			r, err := ev.cast(v, TypeDouble)
 			return r, wrapIf(taken, err)
 		}
-		r, err := ev.cast(v, common(promotedOf(v), promotedOf(o)))
+		r, err := ev.cast(v, ev.m.common(ev.m.promotedOf(v), ev.m.promotedOf(o)))
 		return r, wrapIf(taken, err)
 	}
 	return v, nil
@@ -1040,7 +1003,7 @@ func (ev *evaluator) index(n *Index) (Value, error) {
 	if !isInteger(i.Type) {
 		return Value{}, errAt(n.Index, "array subscript has type '%s', an integer is needed", tname(i.Type))
 	}
-	idx, err := scalarBits(ev.env, i)
+	idx, err := scalarBits(ev.env, ev.m, i)
 	if err != nil {
 		return Value{}, wrapAt(n.Index, err)
 	}
@@ -1059,7 +1022,7 @@ func (ev *evaluator) index(n *Index) (Value, error) {
 		}
 		return Value{Type: xt.Elem, Bytes: x.Bytes[off : off+es]}, nil
 	case xt.Kind == Array || xt.Kind == Pointer:
-		p, err := decay(x)
+		p, err := ev.decay(x)
 		if err != nil {
 			return Value{}, wrapAt(n, err)
 		}
@@ -1070,11 +1033,11 @@ func (ev *evaluator) index(n *Index) (Value, error) {
 		if Resolve(Resolve(p.Type).Elem).Kind == Void {
 			return Value{}, errAt(n, "subscript of a pointer to void ('%s')", tname(p.Type))
 		}
-		base, err := scalarBits(ev.env, p)
+		base, err := scalarBits(ev.env, ev.m, p)
 		if err != nil {
 			return Value{}, wrapAt(n.X, err)
 		}
-		return Value{Type: Resolve(p.Type).Elem, Addr: base + idx*uint64(sz), HasAddr: true}, nil
+		return Value{Type: Resolve(p.Type).Elem, Addr: ev.m.addr(base + idx*uint64(sz)), HasAddr: true}, nil
 	}
 	return Value{}, errAt(n, "subscripted value of type '%s' is not an array or pointer", tname(x.Type))
 }

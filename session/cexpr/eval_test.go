@@ -1,6 +1,7 @@
 package cexpr
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -477,5 +478,291 @@ func TestErrorColumnType(t *testing.T) {
 	me = err.(*Error)
 	if me.Unwrap() == nil {
 		t.Fatalf("memory error %v does not wrap the environment's error", err)
+	}
+}
+
+// ilp32Cases are evaluated against newTestEnv32, an i386 kernel: long
+// and pointers are 4 bytes, long long 8.
+var ilp32Cases = []evalCase{
+	// Sizes.
+	{expr: "sizeof(long)", want: "4"},
+	{expr: "sizeof(unsigned long)", want: "4"},
+	{expr: "sizeof(long int)", want: "4"},
+	{expr: "sizeof(long long)", want: "8"},
+	{expr: "sizeof(unsigned long long int)", want: "8"},
+	{expr: "sizeof(int)", want: "4"},
+	{expr: "sizeof(void *)", want: "4"},
+	{expr: "sizeof(char **)", want: "4"},
+	{expr: "sizeof(struct proc32 *)", want: "4"},
+	{expr: "sizeof(int *[3])", want: "12"},
+	{expr: "sizeof(int (*)[3])", want: "4"},
+	{expr: "sizeof(long [2][3])", want: "24"},
+	{expr: "sizeof(size_t)", want: "4"},
+	{expr: "sizeof(sizeof(int))", want: "4"},
+	{expr: "sizeof 1L", want: "4"},
+	{expr: "sizeof 1LL", want: "8"},
+	{expr: "sizeof(&counter)", want: "4"},
+	{expr: "sizeof(arr + 0)", want: "4"},
+	{expr: "sizeof(&arr[1] - &arr[0])", want: "4"},
+	{expr: "sizeof(p32)", want: "4"},
+	{expr: "sizeof($eip)", want: "4"},
+	{expr: "sizeof(0x80000000)", want: "4"},
+	{expr: "sizeof(0x100000000)", want: "8"},
+	{expr: "sizeof(2147483648)", want: "8"},
+	// Literals and arithmetic in 32-bit long.
+	{expr: "0x80000000", want: "2147483648"},
+	{expr: "0x80000000 + 0", want: "2147483648"},
+	{expr: "0x100000000", want: "4294967296"},
+	{expr: "2147483648", want: "2147483648"},
+	{expr: "0xffffffff + 1", want: "0"},
+	{expr: "2147483647L + 1", want: "-2147483648"},
+	{expr: "1L << 31", want: "-2147483648"},
+	{expr: "1L << 32", err: "1:4: shift count 32 is out of range for type 'long' (0..31)"},
+	{expr: "1LL << 32", want: "4294967296"},
+	{expr: "1UL - 2", want: "4294967295"},
+	{expr: "-1L < 0u", want: "0"}, // long and unsigned int meet as unsigned long
+	{expr: "-1LL < 0u", want: "1"},
+	{expr: "lng", want: "-5"},
+	{expr: "lng * 2", want: "-10"},
+	{expr: "lng / 2", want: "-2"},
+	{expr: "ul", want: "4294967295"},
+	{expr: "ul", want: "0xffffffff", hex: true},
+	{expr: "ul + 1", want: "0"},
+	{expr: "lng + ul", want: "4294967290"},
+	{expr: "llg", want: "4294967296"},
+	{expr: "llg + lng", want: "4294967291"},
+	{expr: "1 ? -1 : 0UL", want: "4294967295"},
+	{expr: "ldbl", want: "2.5"},
+	{expr: "ldbl * 2", want: "5"},
+	// Casts truncate to 32 bits.
+	{expr: "(long)-1", want: "-1"},
+	{expr: "(long)-1", want: "0xffffffff", hex: true},
+	{expr: "(unsigned long)-1", want: "4294967295"},
+	{expr: "(size_t)-1", want: "4294967295"},
+	{expr: "(long)0x123456789", want: "591751049"},
+	{expr: "(unsigned long)0x1ffffffffLL", want: "4294967295"},
+	{expr: "(long)4294967295U", want: "-1"},
+	{expr: "(long long)(long)-1", want: "-1"},
+	{expr: "(unsigned long long)(unsigned long)-1", want: "4294967295"},
+	{expr: "(char *)0x123456789", want: "0x23456789 <error: cannot read memory at 0x23456789>"},
+	{expr: "(void *)-1", want: "0xffffffff"},
+	{expr: "(long)p32", want: "-1056964352"},
+	{expr: "(unsigned long)p32", want: "0xc1000100", hex: true},
+	{expr: "(long long)(unsigned long)p32", want: "3238002944"},
+	{expr: "(int)(long)&arr[1] & 0xfff", want: "32"},
+	// Pointer arithmetic wraps at 32 bits.
+	{expr: "(char *)0x10 + 4", want: "0x14 <error: cannot read memory at 0x14>"},
+	{expr: "(int *)0x10 + 4", want: "0x20"},
+	{expr: "(long *)0x10 + 4", want: "0x20"},
+	{expr: "(long long *)0x10 + 4", want: "0x30"},
+	{expr: "(char *)0xfffffff0 + 0x20", want: "0x10 <error: cannot read memory at 0x10>"},
+	{expr: "(char *)0x10 - 0x20", want: "0xfffffff0 <error: cannot read memory at 0xfffffff0>"},
+	{expr: "4 + (char *)0x10", want: "0x14 <error: cannot read memory at 0x14>"},
+	{expr: "((char *)0x10)[-32]", err: "1:15: cannot read memory at 0xfffffff0: address 0xfffffff0 not in dump"},
+	{expr: "&arr[3] - &arr[0]", want: "3"},
+	{expr: "&arr[0] - &arr[3]", want: "-3"},
+	{expr: "(char *)&arr[1] - (char *)arr", want: "4"},
+	{expr: "(char *)0x10 - (char *)0x20", want: "-16"},
+	{expr: "arr + 1 == &arr[1]", want: "1"},
+	{expr: "p32 + 1", want: `0xc1000101 "386 kernel"`},
+	{expr: "p32[1]", want: "51 '3'"},
+	{expr: "*(arr + 2)", want: "3"},
+	// Addresses, pointers in memory, registers.
+	{expr: "&counter", want: "0xc1000000 <counter>"},
+	{expr: "*&counter", want: "42"},
+	{expr: "&arr[1]", want: "0xc1000020 <arr+4>"},
+	{expr: "p32", want: `0xc1000100 "i386 kernel"`},
+	{expr: "*p32", want: "105 'i'"},
+	{expr: "pp", want: "0xc1000200 <proc0>"},
+	{expr: "*pp", want: `{p_pid = 0, p_comm = 0xc1000100 "i386 kernel", p_next = 0xc1000300, p_flag = -2147483647}`},
+	{expr: "pp->p_next->p_pid", want: "1"},
+	{expr: "pp->p_next->p_comm", want: `0xc1000105 "kernel"`},
+	{expr: "pp->p_next->p_next", want: "0x0"},
+	{expr: "pp->p_next->p_flag", want: "7"},
+	{expr: "&pp->p_next", want: "0xc1000208 <proc0+8>"},
+	{expr: "*(struct proc32 **)&pp->p_next == pp->p_next", want: "1"},
+	{expr: "((struct proc32 *)0xc1000300)->p_pid", want: "1"},
+	{expr: "$eip", want: "0xc0400010 <panic+16>"},
+	{expr: "$esp", want: "0xc5000f00"},
+	{expr: "$eax", want: "-2"},
+	{expr: "(unsigned long)$eip - (unsigned long)panic", want: "16"},
+	{expr: "panic", want: "0xc0400000 <panic>"},
+	{expr: "&panic", want: "0xc0400000 <panic>"},
+}
+
+func TestEvalILP32(t *testing.T) {
+	for _, tc := range ilp32Cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			env := newTestEnv32()
+			v, err := Evaluate(env, tc.expr)
+			if tc.err != "" {
+				if err == nil {
+					t.Fatalf("Evaluate(%q) = %s, want error %q", tc.expr, Format(env, v, FormatOptions{}), tc.err)
+				}
+				if err.Error() != tc.err {
+					t.Fatalf("Evaluate(%q) error\n got: %s\nwant: %s", tc.expr, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Evaluate(%q): %v", tc.expr, err)
+			}
+			if got := Format(env, v, FormatOptions{Hex: tc.hex}); got != tc.want {
+				t.Fatalf("Evaluate(%q)\n got: %s\nwant: %s", tc.expr, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTypesILP32 checks the types expressions get on ILP32, and their sizes.
+func TestTypesILP32(t *testing.T) {
+	cases := []struct {
+		expr string
+		want string
+		size int64
+	}{
+		{"1", "int", 4},
+		{"1L", "long", 4},
+		{"1UL", "unsigned long", 4},
+		{"1LL", "long long", 8},
+		{"0x7fffffff", "int", 4},
+		{"0x80000000", "unsigned int", 4},
+		{"0xffffffff", "unsigned int", 4},
+		{"0x100000000", "long long", 8},
+		{"0xffffffffffffffff", "unsigned long long", 8},
+		{"2147483647", "int", 4},
+		{"2147483648", "long long", 8},
+		{"4294967295", "long long", 8},
+		{"0x80000000L", "unsigned long", 4},
+		{"0x100000000L", "long long", 8},
+		{"2147483648L", "long long", 8},
+		{"4294967295UL", "unsigned long", 4},
+		{"4294967296UL", "unsigned long long", 8},
+		{"sizeof(int)", "unsigned long", 4},
+		{"(long)1", "long", 4},
+		{"(long unsigned int)1", "unsigned long", 4},
+		{"1L + 1", "long", 4},
+		{"1u + 1L", "unsigned long", 4},
+		{"1L + 1LL", "long long", 8},
+		{"1UL + 1LL", "long long", 8},
+		{"lng + ul", "unsigned long", 4},
+		{"-lng", "long", 4},
+		{"lng << 1", "long", 4},
+		{"1 ? 1 : 1L", "long", 4},
+		{"&counter", "int *", 4},
+		{"&p32", "char **", 4},
+		{"arr + 0", "int *", 4},
+		{"&arr", "int (*)[4]", 4},
+		{"&arr[1] - arr", "long", 4},
+		{"(char *)0x10 + 4", "char *", 4},
+		{"(struct proc32 **)0", "struct proc32 **", 4},
+		{"*panic", "void ()", 0},
+		{"&panic", "void (*)()", 4},
+		{"$eip", "void (*)()", 4},
+		{"pp->p_next", "struct proc32 *", 4},
+		{"&pp->p_next", "struct proc32 **", 4},
+	}
+	for _, tc := range cases {
+		env := newTestEnv32()
+		n, err := ParseModel(tc.expr, TypeNameFunc(env), ModelOf(env))
+		if err != nil {
+			t.Errorf("ParseModel(%q): %v", tc.expr, err)
+			continue
+		}
+		typ, err := TypeOf(env, n)
+		if err != nil {
+			t.Errorf("TypeOf(%q): %v", tc.expr, err)
+			continue
+		}
+		if got := TypeString(typ); got != tc.want || sizeOf(typ) != tc.size {
+			t.Errorf("TypeOf(%q) = %q of %d bytes, want %q of %d", tc.expr, got, sizeOf(typ), tc.want, tc.size)
+		}
+	}
+}
+
+// TestPointerReadsILP32 checks that following 4-byte pointers reads 4
+// bytes for each.
+func TestPointerReadsILP32(t *testing.T) {
+	cases := []struct {
+		expr string
+		want string
+		lens []int
+	}{
+		{"p32", `0xc1000100 "i386 kernel"`, []int{4}},
+		{"*p32", "105 'i'", []int{4, 1}},
+		{"pp->p_next->p_pid", "1", []int{4, 4, 4}},
+		{"*(char **)&p32", `0xc1000100 "i386 kernel"`, []int{4}},
+		{"$eip", "0xc0400010 <panic+16>", nil},
+	}
+	for _, tc := range cases {
+		env := newTestEnv32()
+		v, err := Evaluate(env, tc.expr)
+		if err != nil {
+			t.Errorf("Evaluate(%q): %v", tc.expr, err)
+			continue
+		}
+		lens := env.readLens
+		if got := Format(env, v, FormatOptions{}); got != tc.want {
+			t.Errorf("Evaluate(%q) = %s, want %s", tc.expr, got, tc.want)
+		}
+		if fmt.Sprint(lens) != fmt.Sprint(tc.lens) {
+			t.Errorf("Evaluate(%q) read %v bytes, want %v", tc.expr, lens, tc.lens)
+		}
+	}
+}
+
+// TestEvalModelLP64 checks that an Env stating LP64, or the zero
+// DataModel, evaluates exactly as one that states no model.
+func TestEvalModelLP64(t *testing.T) {
+	for _, m := range []DataModel{LP64, {}} {
+		for _, tc := range evalCases {
+			plain := newTestEnv()
+			env := modelEnv{testEnv: newTestEnv(), model: m}
+			want, wantErr := Evaluate(plain, tc.expr)
+			got, err := Evaluate(env, tc.expr)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Errorf("model %+v: Evaluate(%q) error %v, want %v", m, tc.expr, err, wantErr)
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			if g, w := Format(env, got, FormatOptions{Hex: tc.hex}), Format(plain, want, FormatOptions{Hex: tc.hex}); g != w || TypeString(got.Type) != TypeString(want.Type) {
+				t.Errorf("model %+v: Evaluate(%q) = %s (%s), want %s (%s)", m, tc.expr, g, TypeString(got.Type), w, TypeString(want.Type))
+			}
+		}
+	}
+}
+
+// TestModelsSideBySide evaluates in an LP64 and an ILP32 Env at the same
+// time: the model is the Env's, not the process's.
+func TestModelsSideBySide(t *testing.T) {
+	envs := []Env{newTestEnv(), newTestEnv32()}
+	want := []string{"8 8 18446744073709551615", "4 4 4294967295"}
+	done := make(chan error, 2*len(envs))
+	for r := 0; r < 2; r++ {
+		for i, env := range envs {
+			go func() {
+				var out []string
+				for _, e := range []string{"sizeof(long)", "sizeof(&counter)", "(unsigned long)-1"} {
+					v, err := Evaluate(env, e)
+					if err != nil {
+						done <- err
+						return
+					}
+					out = append(out, Format(env, v, FormatOptions{}))
+				}
+				if got := strings.Join(out, " "); got != want[i] {
+					done <- fmt.Errorf("env %d: got %q, want %q", i, got, want[i])
+					return
+				}
+				done <- nil
+			}()
+		}
+	}
+	for range 2 * len(envs) {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -44,13 +44,14 @@ func (o FormatOptions) withDefaults() FormatOptions {
 // char arrays, `{p_pid = 1, p_comm = "init"}`, `{1, 2, 3...}`. Memory that
 // cannot be read shows as `<error: cannot read memory at 0x…>` in place.
 func Format(env Env, v Value, opts FormatOptions) string {
-	f := &formatter{env: env, o: opts.withDefaults()}
+	f := &formatter{env: env, m: ModelOf(env), o: opts.withDefaults()}
 	f.value(v, 0)
 	return f.b.String()
 }
 
 type formatter struct {
 	env Env
+	m   DataModel // byte order of the values printed
 	o   FormatOptions
 	b   strings.Builder
 }
@@ -83,14 +84,14 @@ func (f *formatter) value(v Value, depth int) {
 	case Void:
 		f.b.WriteString("void")
 	case Bool, Char, Int, Enum, Pointer:
-		x, err := scalarBits(f.env, v)
+		x, err := scalarBits(f.env, f.m, v)
 		if err != nil {
 			f.errorf(err)
 			return
 		}
 		f.scalar(v.Type, x)
 	case Float:
-		x, err := floatBits(f.env, v)
+		x, err := floatBits(f.env, f.m, v)
 		if err != nil {
 			f.errorf(err)
 			return

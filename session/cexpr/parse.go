@@ -9,16 +9,23 @@ import (
 // casts); deeper input is refused with "expression nested too deeply".
 const MaxDepth = 256
 
-// Parse parses one C expression. isTypeName tells whether an identifier
-// names a typedef (so that `(lwpid_t)5` is a cast and `(x)-1` a
-// subtraction); it may be nil when no typedef names exist.
+// Parse parses one C expression for an LP64 target; see ParseModel.
+func Parse(src string, isTypeName func(string) bool) (Node, error) {
+	return ParseModel(src, isTypeName, LP64)
+}
+
+// ParseModel parses one C expression, typing its integer literals in data
+// model m (2147483648 is long on LP64, long long on ILP32). isTypeName
+// tells whether an identifier names a typedef (so that `(lwpid_t)5` is a
+// cast and `(x)-1` a subtraction); it may be nil when no typedef names
+// exist.
 //
 // Precedence follows C; gdb's binary `@` binds tighter than the shifts and
 // looser than `+` and `-` (GDB manual, "C Operators"), so `a@n+1` is
 // `a@(n+1)` and `a@2 == b` is `(a@2) == b`. Assignment, increment, function
 // calls and the comma operator are refused: a crash dump cannot run code or
 // change memory.
-func Parse(src string, isTypeName func(string) bool) (Node, error) {
+func ParseModel(src string, isTypeName func(string) bool, m DataModel) (Node, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -26,7 +33,7 @@ func Parse(src string, isTypeName func(string) bool) (Node, error) {
 	if isTypeName == nil {
 		isTypeName = func(string) bool { return false }
 	}
-	p := &parser{toks: toks, isType: isTypeName}
+	p := &parser{toks: toks, isType: isTypeName, model: m}
 	n, err := p.expr()
 	if err != nil {
 		return nil, err
@@ -42,6 +49,7 @@ type parser struct {
 	pos    int
 	depth  int
 	isType func(string) bool
+	model  DataModel // types integer literals
 }
 
 func (p *parser) peek() token { return p.toks[p.pos] }
@@ -286,7 +294,7 @@ func (p *parser) primary() (Node, error) {
 		return &Ident{Col: t.col, Name: t.text}, nil
 	case tInt:
 		p.next()
-		return &IntLit{Col: t.col, Text: t.text, Val: t.ival, Type: literalType(t)}, nil
+		return &IntLit{Col: t.col, Text: t.text, Val: t.ival, Type: literalType(t, p.model)}, nil
 	case tFloat:
 		p.next()
 		return &FloatLit{Col: t.col, Text: t.text, Val: t.fval}, nil
@@ -320,26 +328,27 @@ func (p *parser) primary() (Node, error) {
 }
 
 // literalType gives an integer constant its C type: the first of a list that
-// can represent the value (C11 6.4.4.1), on LP64.
-func literalType(t token) *Type {
+// can represent the value (C11 6.4.4.1), with data model m's long.
+func literalType(t token, m DataModel) *Type {
+	long, ulong := m.Long(), m.ULong()
 	var cands []*Type
 	switch {
 	case t.unsigned && t.longs == 0:
-		cands = []*Type{TypeUInt, TypeULong, TypeULongLong}
+		cands = []*Type{TypeUInt, ulong, TypeULongLong}
 	case t.unsigned && t.longs == 1:
-		cands = []*Type{TypeULong, TypeULongLong}
+		cands = []*Type{ulong, TypeULongLong}
 	case t.unsigned:
 		cands = []*Type{TypeULongLong}
 	case t.decimal && t.longs == 0:
-		cands = []*Type{TypeInt, TypeLong, TypeLongLong}
+		cands = []*Type{TypeInt, long, TypeLongLong}
 	case t.decimal && t.longs == 1:
-		cands = []*Type{TypeLong, TypeLongLong}
+		cands = []*Type{long, TypeLongLong}
 	case t.decimal:
 		cands = []*Type{TypeLongLong}
 	case t.longs == 0:
-		cands = []*Type{TypeInt, TypeUInt, TypeLong, TypeULong, TypeLongLong, TypeULongLong}
+		cands = []*Type{TypeInt, TypeUInt, long, ulong, TypeLongLong, TypeULongLong}
 	case t.longs == 1:
-		cands = []*Type{TypeLong, TypeULong, TypeLongLong, TypeULongLong}
+		cands = []*Type{long, ulong, TypeLongLong, TypeULongLong}
 	default:
 		cands = []*Type{TypeLongLong, TypeULongLong}
 	}
@@ -522,7 +531,8 @@ func baseTypeName(c map[string]int) (string, error) {
 	return name, nil
 }
 
-// baseTypes maps canonical base-type spellings to their LP64 types.
+// baseTypes maps canonical base-type spellings to their LP64 types
+// (DataModel.baseType substitutes the model's long).
 var baseTypes = map[string]*Type{
 	"void": TypeVoid, "_Bool": TypeBool, "char": TypeChar, "signed char": TypeSChar, "unsigned char": TypeUChar,
 	"short": TypeShort, "unsigned short": TypeUShort, "int": TypeInt, "unsigned int": TypeUInt,

@@ -5,8 +5,10 @@
 //
 // The package knows nothing about DWARF or dump files: the caller supplies an
 // Env that resolves names, types and memory, and builds Types from whatever
-// debug information it has. Arithmetic follows C on an LP64 target (amd64,
-// arm64): int is 4 bytes, long and pointers are 8.
+// debug information it has. Arithmetic follows C in the target's DataModel,
+// which the Env may give (DataModeler): on LP64 (amd64, arm64) int is 4
+// bytes, long and pointers are 8; on ILP32 (i386) long and pointers are 4.
+// Without one, the model is LP64.
 package cexpr
 
 import (
@@ -93,7 +95,8 @@ type Enumerator struct {
 	Value int64
 }
 
-// Base types of an LP64 C implementation, shared by parser and evaluator.
+// Base types of an LP64 C implementation, shared by parser and evaluator;
+// DataModel.Long and ULong give a target's long.
 var (
 	TypeVoid       = &Type{Kind: Void, Name: "void"}
 	TypeBool       = &Type{Kind: Bool, Name: "_Bool", Size: 1}
@@ -117,7 +120,8 @@ var (
 // cyclic type graph from a damaged debug file cannot loop forever.
 const maxTypeDepth = 64
 
-// PointerTo returns a pointer type to t (8 bytes on LP64).
+// PointerTo returns an 8-byte (LP64) pointer type to t; DataModel.PointerTo
+// makes one of a target's pointer size.
 func PointerTo(t *Type) *Type { return &Type{Kind: Pointer, Size: 8, Elem: t} }
 
 // ArrayOf returns an array type of n elements of t.

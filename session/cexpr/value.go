@@ -37,8 +37,9 @@ type Value struct {
 	Addr uint64
 	// HasAddr marks an lvalue in target memory.
 	HasAddr bool
-	// Bytes holds the value's contents, little-endian, for values that are
-	// not in memory (literals, results, registers). When both Bytes and
+	// Bytes holds the value's contents, in the byte order of the Env's
+	// DataModel, for values that are not in memory (literals, results,
+	// registers). When both Bytes and
 	// HasAddr are set, Bytes is a copy of the memory at Addr.
 	Bytes []byte
 	// BitOffset and BitSize select a bitfield within the bytes at Addr (or
@@ -58,30 +59,9 @@ type Value struct {
 // maxLoad bounds how many bytes one value may pull from memory at once.
 const maxLoad = 1 << 20
 
-// IntValue returns an rvalue of integer type t holding v (truncated to t).
-func IntValue(t *Type, v uint64) Value {
-	n := sizeOf(t)
-	if n <= 0 || n > 8 {
-		n = 8
-	}
-	b := make([]byte, 8)
-	binary.LittleEndian.PutUint64(b, v)
-	return Value{Type: t, Bytes: b[:n]}
-}
-
-// floatValue returns an rvalue of floating type t holding f.
-func floatValue(t *Type, f float64) Value {
-	switch sizeOf(t) {
-	case 4:
-		b := make([]byte, 4)
-		binary.LittleEndian.PutUint32(b, math.Float32bits(float32(f)))
-		return Value{Type: t, Bytes: b}
-	default:
-		b := make([]byte, 8)
-		binary.LittleEndian.PutUint64(b, math.Float64bits(f))
-		return Value{Type: TypeDouble, Bytes: b}
-	}
-}
+// IntValue returns an rvalue of integer type t holding v (truncated to t),
+// little-endian; DataModel.IntValue builds one in a target's byte order.
+func IntValue(t *Type, v uint64) Value { return LP64.IntValue(t, v) }
 
 // MemoryError reports a failed read of target memory.
 type MemoryError struct {
@@ -129,8 +109,10 @@ func load(env Env, v Value, n int64) ([]byte, error) {
 }
 
 // scalarBits returns the bits of an integer, enum, bool or pointer value,
-// sign- or zero-extended to 64 bits according to its type.
-func scalarBits(env Env, v Value) (uint64, error) {
+// sign- or zero-extended to 64 bits according to its type; m gives the
+// byte order. Bitfields are numbered from the least significant bit of
+// their first byte.
+func scalarBits(env Env, m DataModel, v Value) (uint64, error) {
 	t := Resolve(v.Type)
 	if v.BitSize > 0 {
 		if v.BitSize > 64 || v.BitOffset < 0 || v.BitOffset > 1<<20 {
@@ -161,32 +143,33 @@ func scalarBits(env Env, v Value) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var buf [8]byte
-	copy(buf[:], b)
-	x := binary.LittleEndian.Uint64(buf[:])
+	x := getUint(m.norm().ByteOrder, b)
 	if t.Signed && n < 8 && x&(1<<(n*8-1)) != 0 {
 		x |= ^uint64(0) << (n * 8)
 	}
 	return x, nil
 }
 
-// floatBits returns a floating value as float64.
-func floatBits(env Env, v Value) (float64, error) {
+// floatBits returns a floating value as float64; m gives the byte order.
+// A long double of 10, 12 (i386) or 16 bytes is read as x87 extended
+// precision.
+func floatBits(env Env, m DataModel, v Value) (float64, error) {
 	t := Resolve(v.Type)
+	bo := m.norm().ByteOrder
 	switch t.Size {
 	case 4:
 		b, err := load(env, v, 4)
 		if err != nil {
 			return 0, err
 		}
-		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), nil
+		return float64(math.Float32frombits(bo.Uint32(b))), nil
 	case 8:
 		b, err := load(env, v, 8)
 		if err != nil {
 			return 0, err
 		}
-		return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
-	case 16, 10:
+		return math.Float64frombits(bo.Uint64(b)), nil
+	case 16, 12, 10:
 		b, err := load(env, v, 10)
 		if err != nil {
 			return 0, err
