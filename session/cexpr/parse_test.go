@@ -298,21 +298,22 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzEval evaluates arbitrary expressions against the test environment:
-// errors are fine, panics and unbounded work are not.
+// FuzzEval evaluates arbitrary expressions against the LP64 and the ILP32
+// test environments: errors are fine, panics and unbounded work are not.
 func FuzzEval(f *testing.F) {
-	for _, c := range evalCases {
+	for _, c := range append(evalCases, ilp32Cases...) {
 		f.Add(c.expr)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		env := newTestEnv()
-		v, err := Evaluate(env, s)
-		if err != nil {
-			return
-		}
-		out := Format(env, v, FormatOptions{})
-		if len(out) > maxOutput+4096 {
-			t.Fatalf("Format(%q) printed %d bytes", s, len(out))
+		for _, env := range []Env{newTestEnv(), newTestEnv32()} {
+			v, err := Evaluate(env, s)
+			if err != nil {
+				continue
+			}
+			out := Format(env, v, FormatOptions{})
+			if len(out) > maxOutput+4096 {
+				t.Fatalf("Format(%q) printed %d bytes", s, len(out))
+			}
 		}
 	})
 }
