@@ -34,7 +34,7 @@ func Format(frames []unwind.Frame, args func(i int) string) string {
 		switch {
 		case f.Inlined:
 			fmt.Fprintf(&b, "#%-2d %s [inlined] (%s)%s\n", n, fn, a, loc)
-		case n == 0:
+		case n == 0 && f.Function != "":
 			fmt.Fprintf(&b, "#%-2d %s (%s)%s\n", n, fn, a, loc)
 		default:
 			fmt.Fprintf(&b, "#%-2d %#016x in %s (%s)%s\n", n, f.PC, fn, a, loc)

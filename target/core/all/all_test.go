@@ -14,7 +14,7 @@ func TestRegistered(t *testing.T) {
 	for _, f := range core.Formats() {
 		names = append(names, f.Name)
 	}
-	want := "ELF core,FreeBSD amd64 minidump,FreeBSD kerneldumpheader,Linux kdump-compressed,makedumpfile flattened"
+	want := "ELF core,FreeBSD amd64 minidump,FreeBSD arm64 minidump,FreeBSD i386 minidump,FreeBSD kerneldumpheader,Linux kdump-compressed,makedumpfile flattened"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("formats %q, want %q", got, want)
 	}
