@@ -74,7 +74,10 @@ type Env struct {
 	varErr error
 }
 
-var _ cexpr.Env = (*Env)(nil)
+var (
+	_ cexpr.Env         = (*Env)(nil)
+	_ cexpr.DataModeler = (*Env)(nil)
+)
 
 // NewGlobalEnv returns an Env that knows the kernel's globals, functions,
 // enumerators and types but no frame.
@@ -280,23 +283,36 @@ func (e *Env) Register(name string) (cexpr.Value, error) {
 	if !ok {
 		return cexpr.Value{}, fmt.Errorf("register %s is not available in frame %d", reg, e.idx)
 	}
-	t := cexpr.TypeLong
+	// As gdb types them: the pc points to code, the stack registers to
+	// void, the others are longs; all of the target's width.
+	m := e.DataModel()
+	t := m.Long()
 	switch n {
 	case a.PC:
-		t = codePtr
+		t = m.PointerTo(codeType)
 	case a.SP, a.FP:
-		t = voidPtr
+		t = m.PointerTo(cexpr.TypeVoid)
 	}
-	val := cexpr.IntValue(t, v)
+	val := m.IntValue(t, v)
 	val.Register = reg
 	return val, nil
 }
 
-// Types of the pc and stack registers, as gdb gives them.
-var (
-	codePtr = cexpr.PointerTo(&cexpr.Type{Kind: cexpr.Func, Elem: cexpr.TypeVoid})
-	voidPtr = cexpr.PointerTo(cexpr.TypeVoid)
-)
+// codeType is what the pc register points to.
+var codeType = &cexpr.Type{Kind: cexpr.Func, Elem: cexpr.TypeVoid}
+
+// DataModel returns the target's C data model: ILP32 when its pointers
+// are 4 bytes, LP64 otherwise, in the architecture's byte order.
+func (e *Env) DataModel() cexpr.DataModel {
+	m := cexpr.LP64
+	if e.ptr == 4 {
+		m = cexpr.ILP32
+	}
+	if e.arch != nil && e.arch.ByteOrder != nil {
+		m.ByteOrder = e.arch.ByteOrder
+	}
+	return m
+}
 
 // LookupType resolves a typedef or base type name.
 func (e *Env) LookupType(name string) (*cexpr.Type, error) {
