@@ -64,4 +64,4 @@ fixtures:
 	$(MAKE) -C testdata/fbsdkern fixtures
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1s ./target/... ./session/... ./unwind/... ./dap/... ./cmd/...
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./target/... ./session/... ./unwind/... ./dap/... ./cmd/... ./internal/lldbcheck

@@ -169,3 +169,36 @@ func checkRegs(t *testing.T, tg *target.Target, th *target.Thread, want Thread) 
 		}
 	}
 }
+
+// BenchmarkOpenLLDBDumps opens each of LLDB's real vmcores with its
+// kernel, lists the threads and unwinds the crashed one: what `kdap bt`
+// does first.
+func BenchmarkOpenLLDBDumps(b *testing.B) {
+	for _, name := range []struct{ core, kernel string }{
+		{"vmcore-amd64-full", "kernel-amd64"}, {"vmcore-amd64-minidump", "kernel-amd64"},
+		{"vmcore-arm64-minidump", "kernel-arm64"}, {"vmcore-i386-minidump", "kernel-i386"},
+	} {
+		b.Run(strings.TrimPrefix(name.core, "vmcore-"), func(b *testing.B) {
+			core := testfixture.FreeBSDLLDB(b, name.core)
+			kernel := testfixture.FreeBSDLLDB(b, name.kernel)
+			for b.Loop() {
+				tg, err := target.Open(core, kernel, target.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				th, err := tg.CrashedThread()
+				if err != nil || th == nil {
+					b.Fatalf("crashed thread: %v", err)
+				}
+				u, err := stack.New(tg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if frames, _ := u.Backtrace(th); len(frames) == 0 {
+					b.Fatal("no frames")
+				}
+				tg.Close()
+			}
+		})
+	}
+}
