@@ -56,3 +56,16 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any text parses or fails with an error, never a panic or a
+// hang.
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Add(`self.do_test("k", "v", threads={0: {"name": "n", "bt": [1], "regs": {"r": "0x1"}}})`)
+	f.Fuzz(func(t *testing.T, src string) {
+		cs, err := Parse(src)
+		if err == nil && len(cs) == 0 {
+			t.Fatal("no cases and no error")
+		}
+	})
+}

@@ -41,7 +41,7 @@ func TestRegisterTableCoversEveryNumberOnce(t *testing.T) {
 	}
 }
 
-// Instruction bytes and their AT&T text as binutils' objdump prints them.
+// Instruction bytes with their AT&T text and the targets worked out by hand.
 func TestDecode(t *testing.T) {
 	for _, tc := range []struct {
 		code []byte
