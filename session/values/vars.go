@@ -221,17 +221,28 @@ func memberValue(x cexpr.Value, m cexpr.Member) (cexpr.Value, error) {
 
 // pointerValue reads the address a pointer value holds.
 func pointerValue(env *Env, v cexpr.Value) (uint64, error) {
+	n := env.ptr
+	if n != 4 {
+		n = 8
+	}
 	b := v.Bytes
-	if len(b) < 8 {
+	if len(b) < n {
 		if !v.HasAddr {
 			return 0, fmt.Errorf("pointer value holds %d bytes", len(b))
 		}
-		b = make([]byte, 8)
+		b = make([]byte, n)
 		if err := env.ReadMemory(v.Addr, b); err != nil {
 			return 0, &cexpr.MemoryError{Addr: v.Addr, Err: err}
 		}
 	}
-	return binary.LittleEndian.Uint64(b), nil
+	order := binary.ByteOrder(binary.LittleEndian)
+	if env.arch != nil {
+		order = env.arch.ByteOrder
+	}
+	if n == 4 {
+		return uint64(order.Uint32(b)), nil
+	}
+	return order.Uint64(b), nil
 }
 
 // memberExpr spells member m of the object that expression x denotes:
