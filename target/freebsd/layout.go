@@ -20,6 +20,7 @@ type layout struct {
 	tdPlist, tdTid, tdName, tdOncpu, tdPcb int64
 	tdNameLen, tdOncpuSize                 int64
 	tdKstack, tdKstackPages                int64 // -1 when unknown
+	tdProc, pcCurthread                    int64 // -1 when unknown (DWARF only)
 
 	// pcb is the struct pcb layout in use and pcbOff the offset of each
 	// of its registers (DWARF's, or pcb.h's without DWARF).
@@ -192,6 +193,13 @@ func dwarfLayout(k *target.Kernel) (layout, error) {
 	}
 	// Optional members: stack bounds and the PCB size for stoppcbs[].
 	l.tdKstack, l.tdKstackPages = -1, -1
+	l.tdProc, l.pcCurthread = -1, -1
+	if off, _, err := k.Member("struct thread", "td_proc"); err == nil {
+		l.tdProc = off
+	}
+	if off, _, err := k.Member("struct pcpu", "pc_curthread"); err == nil {
+		l.pcCurthread = off
+	}
 	if off, _, err := k.Member("struct thread", "td_kstack"); err == nil {
 		l.tdKstack = off
 	}
@@ -210,7 +218,7 @@ func dwarfLayout(k *target.Kernel) (layout, error) {
 // where the dump lacks the page.
 func symbolLayout(t *target.Target) (layout, error) {
 	k := t.Kernel
-	l := layout{tdKstack: -1, tdKstackPages: -1, commLen: fallbackCommLen, tdNameLen: fallbackCommLen}
+	l := layout{tdKstack: -1, tdKstackPages: -1, tdProc: -1, pcCurthread: -1, commLen: fallbackCommLen, tdNameLen: fallbackCommLen}
 	var firstErr error
 	get := func(sym string) int64 {
 		a, ok := k.Addr(sym)

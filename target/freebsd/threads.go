@@ -60,6 +60,7 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 			}
 		}
 	}
+	all = append(all, k.runningThreads(all, dumptid)...)
 	if len(all) == 0 && len(k.damage) > 0 {
 		return nil, fmt.Errorf("no thread could be read: %s", k.damage[0])
 	}
@@ -72,6 +73,57 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		}
 	}
 	return all, nil
+}
+
+// runningThreads returns the threads the CPUs were running
+// (cpuid_to_pcpu[cpu]->pc_curthread) that the process lists did not give:
+// a list damaged or cut short by a missing page hides them, but they
+// certainly exist, the crashed one among them. It needs DWARF (struct
+// pcpu has no exported offsets).
+func (k *kernel) runningThreads(have []*target.Thread, dumptid int64) []*target.Thread {
+	t := k.t
+	a, ok := t.Kernel.Syms.Lookup("cpuid_to_pcpu")
+	if !ok || k.lay.pcCurthread < 0 || k.lay.tdProc < 0 {
+		return nil
+	}
+	seen := map[uint64]bool{}
+	for _, th := range have {
+		seen[th.Addr] = true
+	}
+	ptr := uint64(t.PtrSize())
+	n := min(a.Size/ptr, maxCPUs)
+	if v, ok := t.Kernel.Addr("mp_ncpus"); ok {
+		if c, rerr := t.ReadU32(v); rerr == nil && c > 0 && uint64(c) < n {
+			n = uint64(c)
+		}
+	}
+	var out []*target.Thread
+	for cpu := uint64(0); cpu < n; cpu++ {
+		pc, err := t.ReadPtr(a.Addr + cpu*ptr)
+		if err != nil || pc == 0 {
+			continue
+		}
+		td, err := t.ReadPtr(pc + uint64(k.lay.pcCurthread))
+		if err != nil || td == 0 || seen[td] {
+			continue
+		}
+		seen[td] = true
+		pid, comm := int64(-1), ""
+		if p, err := t.ReadPtr(td + uint64(k.lay.tdProc)); err == nil && p != 0 {
+			if v, err := t.ReadU32(p + uint64(k.lay.pPid)); err == nil {
+				pid = int64(int32(v))
+			}
+			comm, _ = k.readName(p+uint64(k.lay.pComm), k.lay.commLen)
+		}
+		th, err := k.thread(td, pid, comm, false, dumptid)
+		if err != nil {
+			k.damaged("CPU %d's thread %#x: %v", cpu, td, err)
+			continue
+		}
+		k.damaged("CPU %d's thread %d (%#x) is on no process list that could be read", cpu, th.TID, td)
+		out = append(out, th)
+	}
+	return out
 }
 
 // damaged records something of the thread lists that could not be read.

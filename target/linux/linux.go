@@ -55,7 +55,24 @@ type kernel struct {
 
 	mods     moduleState
 	modOrder map[uint64]int // a module's place in the kernel's list, by address
+
+	damage []string // what the last Threads call could not read
 }
+
+// maxDamage bounds the damage Threads reports.
+const maxDamage = 64
+
+// damaged records something of the task lists that could not be read.
+func (k *kernel) damaged(format string, args ...any) {
+	if len(k.damage) < maxDamage {
+		k.damage = append(k.damage, fmt.Sprintf(format, args...))
+	} else if len(k.damage) == maxDamage {
+		k.damage = append(k.damage, "more damage not listed")
+	}
+}
+
+// Damage lists what the last Threads call could not read.
+func (k *kernel) Damage() []string { return append([]string(nil), k.damage...) }
 
 func open(t *target.Target) (target.OS, error) {
 	if t.Arch != amd64.Arch {

@@ -181,15 +181,20 @@ func parsePRStatus(desc []byte) (arch.Regs, error) {
 }
 
 // Threads lists every task: the processes on init_task.tasks (init_task
-// itself first, the idle task of CPU 0) and each one's threads.
+// itself first, the idle task of CPU 0) and each one's threads. A dump
+// that lacks pages, or whose lists are damaged, still gives every task
+// that can be read, the tasks the CPUs were running among them, and
+// Damage says what was skipped.
 func (k *kernel) Threads() ([]*target.Thread, error) {
+	k.damage = nil
 	l, err := k.taskLayout()
 	if err != nil {
 		return nil, err
 	}
 	cpus, err := k.cpus()
 	if err != nil {
-		return nil, err
+		k.damaged("the CPUs' registers and running tasks: %v", err)
+		cpus = nil
 	}
 	panicCPU := int32(-1) // PANIC_CPU_INVALID
 	if a, ok := k.t.Kernel.Addr("panic_cpu"); ok {
@@ -222,22 +227,30 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		if err != nil || sig == 0 {
 			return nil
 		}
-		return k.walkList(sig+l.threadHead, maxTasks, func(node uint64) error {
+		if err := k.walkList(sig+l.threadHead, maxTasks, func(node uint64) error {
 			add(node - l.threadNode)
 			return nil
-		})
+		}); err != nil {
+			k.damaged("threads of task %#x: %v", leader, err)
+		}
+		return nil
 	}
-	if err := addProcess(init); err != nil {
-		return nil, err
-	}
+	addProcess(init)
 	if err := k.walkList(init+l.tasks, maxTasks, func(node uint64) error {
 		return addProcess(node - l.tasks)
 	}); err != nil {
-		return nil, fmt.Errorf("init_task.tasks: %w", err)
+		k.damaged("init_task.tasks: %v", err)
+	}
+	// The tasks the CPUs were running exist whatever the lists say.
+	for i, c := range cpus {
+		if c.current != 0 && !seen[c.current] {
+			k.damaged("CPU %d's task %#x is on no task list that could be read", i, c.current)
+			add(c.current)
+		}
 	}
 	idle, err := k.idleTasks()
 	if err != nil {
-		return nil, err
+		k.damaged("idle tasks: %v", err)
 	}
 	idleCPU := map[uint64]int{}
 	for cpu, task := range idle {
@@ -250,7 +263,8 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 	for _, task := range tasks {
 		th, err := k.thread(l, task, cpus, crashCPU)
 		if err != nil {
-			return nil, err
+			k.damaged("%v", err)
+			continue
 		}
 		if cpu, ok := idleCPU[task]; ok && th.TID == 0 {
 			// Every idle task has pid 0: name them apart by CPU.
@@ -261,6 +275,9 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		} else {
 			ths = append(ths, th)
 		}
+	}
+	if len(ths) == 0 && len(k.damage) > 0 {
+		return nil, fmt.Errorf("no task could be read: %s", k.damage[0])
 	}
 	return ths, nil
 }
@@ -341,46 +358,48 @@ func (k *kernel) thread(l *taskLayout, task uint64, cpus []cpuState, panicCPU in
 	}
 	comm, err := t.ReadCString(task+l.comm, 16)
 	if err != nil {
-		return nil, fail("comm", err)
+		k.damaged("%v", fail("comm", err))
 	}
-	stack, err := t.ReadU64(task + l.stack)
-	if err != nil {
-		return nil, fail("stack", err)
+	th := &target.Thread{TID: int64(int32(pid)), PID: int64(int32(tgid)), Comm: comm, CPU: -1, Addr: task}
+	if stack, err := t.ReadU64(task + l.stack); err != nil {
+		k.damaged("%v", fail("stack", err))
+	} else {
+		th.StackLo, th.StackHi = stack, stack+threadSize
 	}
-	th := &target.Thread{TID: int64(int32(pid)), PID: int64(int32(tgid)), Comm: comm, CPU: -1, Addr: task,
-		StackLo: stack, StackHi: stack + threadSize}
 	for i, c := range cpus {
 		if c.current != task {
 			continue
 		}
+		th.CPU, th.Crashed = i, i == panicCPU
 		regs, err := parsePRStatus(c.regs)
 		if err != nil {
-			return nil, fmt.Errorf("CPU %d: %w", i, err)
+			th.RegsErr = fmt.Sprintf("CPU %d's NT_PRSTATUS note: %v", i, err)
+			k.damaged("task %#x: %s", task, th.RegsErr)
+			return th, nil
 		}
-		th.CPU, th.Regs, th.RegsFrom = i, regs, fmt.Sprintf("NT_PRSTATUS[%d]", i)
-		th.Crashed = i == panicCPU
+		th.Regs, th.RegsFrom = regs, fmt.Sprintf("NT_PRSTATUS[%d]", i)
+		return th, nil
+	}
+	noRegs := func(err error) (*target.Thread, error) {
+		th.Regs = arch.Regs{}
+		th.RegsErr = err.Error()
+		k.damaged("task %#x (pid %d): %s", task, th.TID, th.RegsErr)
 		return th, nil
 	}
 	sp, err := t.ReadU64(task + l.sp)
 	if err != nil {
-		return nil, fail("thread.sp", err)
-	}
-	set := func(member string, reg int) error {
-		v, err := t.ReadU64(sp + l.frame[member])
-		if err != nil {
-			return fail("inactive_task_frame."+member, err)
-		}
-		th.Regs.Set(reg, v)
-		return nil
+		return noRegs(fmt.Errorf("thread.sp: %w", err))
 	}
 	for _, m := range []struct {
 		name string
 		reg  int
 	}{{"r15", amd64.R15}, {"r14", amd64.R14}, {"r13", amd64.R13}, {"r12", amd64.R12},
 		{"bx", amd64.RBX}, {"bp", amd64.RBP}, {"ret_addr", amd64.RIP}} {
-		if err := set(m.name, m.reg); err != nil {
-			return nil, err
+		v, err := t.ReadU64(sp + l.frame[m.name])
+		if err != nil {
+			return noRegs(fmt.Errorf("inactive_task_frame.%s: %w", m.name, err))
 		}
+		th.Regs.Set(m.reg, v)
 	}
 	th.Regs.Set(amd64.RSP, sp+l.frameSize)
 	th.RegsFrom, th.SavedByCall = "inactive_task_frame", true
