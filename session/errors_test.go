@@ -71,6 +71,8 @@ func TestRequestErrors(t *testing.T) {
 		{"variables", map[string]any{"variablesReference": 987654}, "unknown variablesReference 987654"},
 		{"scopes", map[string]any{"frameId": 987654}, "unknown frameId 987654"},
 		{"stackTrace", map[string]any{"threadId": 42}, "thread 42"},
+		{"exceptionInfo", map[string]any{"threadId": 42}, "thread 42"},
+		{"exceptionInfo", map[string]any{"threadId": -1}, "thread -1"},
 		{"readMemory", map[string]any{"memoryReference": "zz", "count": 4}, `memoryReference "zz"`},
 		{"readMemory", map[string]any{"memoryReference": "0x0", "count": 1 << 30}, "count 1073741824 out of range"},
 		{"disassemble", map[string]any{"memoryReference": "0x0", "instructionCount": 0}, "instructionCount 0 out of range"},

@@ -129,6 +129,18 @@ func (s *Session) target() (*target.Target, error) {
 	return s.t, nil
 }
 
+// checkThread refuses a DAP thread id that names no thread of the dump.
+func (s *Session) checkThread(id int) error {
+	t, err := s.target()
+	if err != nil {
+		return err
+	}
+	if _, err := t.Thread(int64(id)); err != nil {
+		return withID(ErrIDBadReference, fmt.Errorf("thread %d: %w", id, err))
+	}
+	return nil
+}
+
 var errNotAttached = errors.New("no crash dump is open: send attach (or launch) with a \"core\" first")
 
 // reqError is an error that carries the DAP error id to answer with.
@@ -241,6 +253,9 @@ func (s *Session) dispatch(ctx context.Context, req godap.RequestMessage) (godap
 		*godap.RestartFrameRequest, *godap.RestartRequest:
 		return nil, ErrResume
 	case *godap.ExceptionInfoRequest:
+		if err := s.checkThread(req.Arguments.ThreadId); err != nil {
+			return nil, err
+		}
 		return s.exceptionInfo(r)
 	case *godap.ReadMemoryRequest:
 		return s.readMemory(r, req.Arguments)
