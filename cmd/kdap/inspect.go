@@ -12,7 +12,7 @@ import (
 
 func init() {
 	register("info", verb{summary: "summarise a dump: format, kernel, panic, crashed thread, messages",
-		usage: "info CORE [KERNEL] [--json]", run: runInfo})
+		usage: "info CORE [KERNEL] [--json]", run: runInfo, showsWarnings: true})
 	register("threads", verb{summary: "list the kernel threads of a dump",
 		usage: "threads CORE [KERNEL] [--json]", run: runThreads})
 	register("read", verb{summary: "hex-dump kernel memory at an address or symbol",

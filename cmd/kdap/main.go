@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kdap/kdap/target"
 	_ "github.com/kdap/kdap/target/all"
 )
 
@@ -25,7 +26,13 @@ type verb struct {
 	summary string
 	usage   string
 	run     func(args []string, stdout io.Writer) error
+	// showsWarnings says the verb prints the dump's warnings itself
+	// (info); for the others run prints them on standard error.
+	showsWarnings bool
 }
+
+// opened is the target the running verb opened, for its warnings.
+var opened *target.Target
 
 var verbs = map[string]verb{}
 
@@ -70,7 +77,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	opened = nil
 	err := v.run(args[1:], stdout)
+	if opened != nil && !v.showsWarnings {
+		// What the dump lacks or what could not be read: a shorter
+		// output is never silent.
+		for _, w := range opened.Warnings() {
+			fmt.Fprintf(stderr, "kdap %s: warning: %s\n", args[0], w)
+		}
+	}
 	switch {
 	case err == nil:
 		return 0

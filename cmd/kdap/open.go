@@ -32,5 +32,8 @@ func openDump(pos []string, opts target.Options) (*target.Target, []string, erro
 		kernel = k
 	}
 	t, err := target.Open(pos[0], kernel, opts)
+	if err == nil {
+		opened = t
+	}
 	return t, rest, err
 }
