@@ -106,9 +106,16 @@ func checkPages(t *testing.T, d *Dump, e *elfcore.Dump) {
 	kb := make([]byte, d.PageSize())
 	eb := make([]byte, d.PageSize())
 	var compared, zeroExcluded, excluded int
-	for pfn := uint64(0); pfn < uint64(len(d.present))*64; pfn++ {
-		if !bit(d.present, pfn) {
+	present, err := d.readBitmap(d.bitmapOff, d.bitmapLen, "1st")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pfn := uint64(0); pfn < uint64(len(present))*64; pfn++ {
+		if !bit(present, pfn) {
 			continue
+		}
+		if pfn%97 == 0 && !d.present(pfn) {
+			t.Fatalf("pfn %#x: present reads its 1st-bitmap bit as clear", pfn)
 		}
 		pa := pfn * d.PageSize()
 		kerr := d.ReadPhys(kb, pa)

@@ -2,9 +2,12 @@ package kdump
 
 import (
 	"bytes"
+	"cmp"
+	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/kdap/kdap/target/core"
@@ -41,9 +44,11 @@ type Flat struct {
 	f    core.File
 	ext  []extent // sorted by off, non-overlapping
 	size int64
+	held uint64 // bytes the extents map; the rest of size reads as zeros
 }
 
-// NewFlat indexes the records of a flattened stream.
+// NewFlat indexes the records of a flattened stream. Each record takes at
+// least 17 bytes of the stream, so the index is in proportion to it.
 func NewFlat(f core.File) (*Flat, error) {
 	var hb [32]byte
 	if err := readFull(f, hb[:], 0, "flattened header"); err != nil {
@@ -58,6 +63,8 @@ func NewFlat(f core.File) (*Flat, error) {
 	fl := &Flat{f: f}
 	size := uint64(f.Size())
 	pos := uint64(flatHeaderSize)
+	var recs []extent // in stream order
+	inOrder := true
 	for n := 0; ; n++ {
 		if n >= maxFlatRecords {
 			return nil, fmt.Errorf("makedumpfile flattened stream: more than %d records", maxFlatRecords)
@@ -78,8 +85,20 @@ func NewFlat(f core.File) (*Flat, error) {
 		if pos+uint64(sz) > size {
 			return nil, fmt.Errorf("makedumpfile flattened record %d at file offset %#x: %d data bytes run past the end of the %d-byte file", n, pos-flatRecordSize, sz, size)
 		}
-		fl.add(extent{off: uint64(off), size: uint64(sz), src: pos})
+		e := extent{off: uint64(off), size: uint64(sz), src: pos}
+		if k := len(recs); k > 0 && recs[k-1].off+recs[k-1].size > e.off {
+			inOrder = false
+		}
+		recs = append(recs, e)
 		pos += uint64(sz)
+	}
+	if inOrder {
+		fl.ext = recs // the common case: written in order
+	} else {
+		fl.ext = resolveExtents(recs)
+	}
+	for _, e := range fl.ext {
+		fl.held += e.size
 	}
 	if len(fl.ext) > 0 {
 		last := fl.ext[len(fl.ext)-1]
@@ -88,32 +107,64 @@ func NewFlat(f core.File) (*Flat, error) {
 	return fl, nil
 }
 
-// add inserts e; where it overlaps earlier records the later write wins,
-// as when the stream is rearranged in order.
-func (fl *Flat) add(e extent) {
-	end := e.off + e.size
-	if n := len(fl.ext); n == 0 || fl.ext[n-1].off+fl.ext[n-1].size <= e.off {
-		fl.ext = append(fl.ext, e) // the common case: written in order
-		return
+// resolveExtents turns records in stream order into sorted,
+// non-overlapping extents; where records overlap the later one wins, as
+// when the stream is rearranged in order. It sweeps the records' ends in
+// address order with a heap of the records that cover the sweep point,
+// latest on top, so it takes O(n log n) time and O(n) memory.
+func resolveExtents(recs []extent) []extent {
+	type edge struct {
+		at    uint64
+		rec   int
+		start bool
 	}
-	i := sort.Search(len(fl.ext), func(i int) bool { return fl.ext[i].off+fl.ext[i].size > e.off })
-	out := append([]extent(nil), fl.ext[:i]...)
-	var tail *extent
-	j := i
-	for ; j < len(fl.ext) && fl.ext[j].off < end; j++ {
-		x := fl.ext[j]
-		if x.off < e.off { // keep the head of x
-			out = append(out, extent{off: x.off, size: e.off - x.off, src: x.src})
+	edges := make([]edge, 0, 2*len(recs))
+	for i, r := range recs {
+		edges = append(edges, edge{r.off, i, true}, edge{r.off + r.size, i, false})
+	}
+	slices.SortFunc(edges, func(a, b edge) int { return cmp.Compare(a.at, b.at) })
+	live := &latestHeap{}
+	ended := make([]bool, len(recs))
+	var out []extent
+	for i := 0; i < len(edges); {
+		at := edges[i].at
+		for ; i < len(edges) && edges[i].at == at; i++ {
+			if edges[i].start {
+				heap.Push(live, edges[i].rec)
+			} else {
+				ended[edges[i].rec] = true
+			}
 		}
-		if xe := x.off + x.size; xe > end { // keep the tail of x (only the last one can have one)
-			tail = &extent{off: end, size: xe - end, src: x.src + (end - x.off)}
+		for live.Len() > 0 && ended[(*live)[0]] {
+			heap.Pop(live)
 		}
+		if live.Len() == 0 || i == len(edges) {
+			continue
+		}
+		r := recs[(*live)[0]]
+		next := edges[i].at
+		src := r.src + (at - r.off)
+		if k := len(out); k > 0 && out[k-1].off+out[k-1].size == at && out[k-1].src+out[k-1].size == src {
+			out[k-1].size += next - at
+			continue
+		}
+		out = append(out, extent{off: at, size: next - at, src: src})
 	}
-	out = append(out, e)
-	if tail != nil {
-		out = append(out, *tail)
-	}
-	fl.ext = append(out, fl.ext[j:]...)
+	return out
+}
+
+// latestHeap is a max-heap of record indexes: the latest record on top.
+type latestHeap []int
+
+func (h latestHeap) Len() int           { return len(h) }
+func (h latestHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h latestHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *latestHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *latestHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Size returns the size of the rearranged file.

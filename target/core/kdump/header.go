@@ -25,6 +25,8 @@ const (
 	maxHeaderVer   = 1 << 10
 	maxNoteBytes   = 64 << 20
 	maxBitmapBytes = 1 << 30
+	// maxVmcoreinfoBytes bounds VMCOREINFO (the kernel's is one page).
+	maxVmcoreinfoBytes = 1 << 20
 )
 
 // Status and page-descriptor compression flags (diskdump_mod.h).

@@ -44,7 +44,10 @@ type Dump struct {
 	flat      bool
 	blockSize uint64
 	maxMapnr  uint64
-	present   []uint64 // 1st bitmap: pages in memory
+	// bitmapOff and bitmapLen locate the 1st bitmap (pages in memory),
+	// read a byte at a time when a page is missing; the 2nd follows it.
+	bitmapOff int64
+	bitmapLen uint64
 	dumped    []uint64 // 2nd bitmap: pages written
 	rank      []uint64 // set bits of dumped before each group of rankWords words
 	nDumped   uint64
@@ -71,9 +74,12 @@ func init() {
 	core.Register(core.Format{Name: "makedumpfile flattened", Probe: IsFlattened, Open: OpenFlattened})
 }
 
-// Open parses a kdump-compressed file's headers, bitmaps and notes.
+// Open parses a kdump-compressed file's headers, 2nd bitmap and notes.
+// Every size the headers give is checked against the bytes the file
+// holds before anything of that size is allocated.
 func Open(f core.File) (*Dump, error) {
 	size := f.Size()
+	held := heldBytes(f)
 	b := make([]byte, headerSize)
 	if err := readFull(f, b, 0, "header"); err != nil {
 		return nil, err
@@ -104,25 +110,29 @@ func Open(f core.File) (*Dump, error) {
 		d.maxMapnr = d.sub.MaxMapnr64
 	}
 
+	// Both products stay below 2^50: sub_hdr_size is below 2^31 and
+	// bitmap_blocks below 2^32, blocks at most 2^18 bytes.
 	bitmapOff := (1 + uint64(h.SubHdrSize)) * bs
 	bitmapLen := uint64(h.BitmapBlocks) * bs
-	if bitmapLen > maxBitmapBytes || bitmapOff+bitmapLen > uint64(size) {
+	switch {
+	case bitmapLen > maxBitmapBytes || bitmapOff+bitmapLen > uint64(size):
 		return nil, fmt.Errorf("kdump bitmaps: %d blocks at file offset %#x run past the end of the %d-byte file", h.BitmapBlocks, bitmapOff, size)
+	case bitmapLen > held:
+		return nil, fmt.Errorf("kdump bitmaps: %d blocks (%d bytes) at file offset %#x are more than the %d bytes the file holds", h.BitmapBlocks, bitmapLen, bitmapOff, held)
 	}
-	if d.present, err = d.readBitmap(int64(bitmapOff), bitmapLen/2, "1st"); err != nil {
-		return nil, err
-	}
+	d.bitmapOff, d.bitmapLen = int64(bitmapOff), bitmapLen/2
 	if d.dumped, err = d.readBitmap(int64(bitmapOff+bitmapLen/2), bitmapLen/2, "2nd"); err != nil {
 		return nil, err
 	}
 	d.buildRank()
 	d.descOff = int64(bitmapOff + bitmapLen)
-	if end := uint64(d.descOff) + d.nDumped*pageDescSize; end > uint64(size) {
-		return nil, fmt.Errorf("kdump page descriptors: %d descriptors at file offset %#x run past the end of the %d-byte file", d.nDumped, d.descOff, size)
+	descLen := d.nDumped * pageDescSize
+	if end := uint64(d.descOff) + descLen; end > uint64(size) || descLen > held {
+		return nil, fmt.Errorf("kdump page descriptors: %d descriptors at file offset %#x run past the end of the %d-byte file (%d bytes held)", d.nDumped, d.descOff, size, held)
 	}
 
 	if h.Version >= 3 && d.sub.SizeVmcoreinfo > 0 {
-		if d.vmcore, err = d.readBlob(d.sub.OffsetVmcoreinfo, d.sub.SizeVmcoreinfo, 1<<20, "VMCOREINFO"); err != nil {
+		if d.vmcore, err = d.readBlob(d.sub.OffsetVmcoreinfo, d.sub.SizeVmcoreinfo, maxVmcoreinfoBytes, "VMCOREINFO"); err != nil {
 			return nil, err
 		}
 	}
@@ -143,6 +153,16 @@ func Open(f core.File) (*Dump, error) {
 	return d, nil
 }
 
+// heldBytes is how many bytes f really holds: for a flattened stream the
+// bytes its records write (the rest of its rearranged size reads as
+// zeros), else its size.
+func heldBytes(f core.File) uint64 {
+	if fl, ok := f.(*Flat); ok {
+		return fl.held
+	}
+	return uint64(max(f.Size(), 0))
+}
+
 func readFull(f core.File, b []byte, off int64, what string) error {
 	n, err := f.ReadAt(b, off)
 	if n == len(b) {
@@ -154,20 +174,42 @@ func readFull(f core.File, b []byte, off int64, what string) error {
 	return fmt.Errorf("kdump %s: reading %d bytes at file offset %#x: %w", what, len(b), off, err)
 }
 
+// bitmapChunk is how many bitmap bytes one read takes.
+const bitmapChunk = 64 << 10
+
+// readBitmap reads n bitmap bytes at off as little-endian words, in
+// chunks, so that it allocates only the words.
 func (d *Dump) readBitmap(off int64, n uint64, which string) ([]uint64, error) {
-	b := make([]byte, n)
-	if err := readFull(d.f, b, off, which+" bitmap"); err != nil {
-		return nil, err
-	}
 	words := make([]uint64, (n+7)/8)
-	for i := range words {
-		var w [8]byte
-		copy(w[:], b[i*8:])
-		// Bit pfn is bit pfn%8 of byte pfn/8 whatever the machine's byte
-		// order, so the words are always assembled little-endian.
-		words[i] = binary.LittleEndian.Uint64(w[:])
+	buf := make([]byte, min(n, bitmapChunk))
+	for done := uint64(0); done < n; {
+		b := buf[:min(n-done, uint64(len(buf)))]
+		if err := readFull(d.f, b, off+int64(done), which+" bitmap"); err != nil {
+			return nil, err
+		}
+		for i := 0; i < len(b); i += 8 {
+			var w [8]byte
+			copy(w[:], b[i:])
+			// Bit pfn is bit pfn%8 of byte pfn/8 whatever the machine's
+			// byte order, so the words are always assembled little-endian.
+			words[(done+uint64(i))/8] = binary.LittleEndian.Uint64(w[:])
+		}
+		done += uint64(len(b))
 	}
 	return words, nil
+}
+
+// present reports whether the 1st bitmap has pfn's bit (the page was in
+// memory), reading its byte from the file.
+func (d *Dump) present(pfn uint64) bool {
+	if pfn/8 >= d.bitmapLen {
+		return false
+	}
+	var b [1]byte
+	if readFull(d.f, b[:], d.bitmapOff+int64(pfn/8), "1st bitmap") != nil {
+		return false
+	}
+	return b[0]&(1<<(pfn%8)) != 0
 }
 
 func (d *Dump) buildRank() {
@@ -188,6 +230,9 @@ func (d *Dump) readBlob(off int64, n, limit uint64, what string) ([]byte, error)
 	}
 	if off < 0 || uint64(off)+n > uint64(d.f.Size()) {
 		return nil, fmt.Errorf("kdump %s: %d bytes at file offset %#x run past the end of the %d-byte file", what, n, off, d.f.Size())
+	}
+	if held := heldBytes(d.f); n > held {
+		return nil, fmt.Errorf("kdump %s: %d bytes at file offset %#x are more than the %d bytes the file holds", what, n, off, held)
 	}
 	b := make([]byte, n)
 	return b, readFull(d.f, b, off, what)
@@ -251,7 +296,7 @@ func (d *Dump) loadPage(pfn uint64) ([]byte, error) {
 	idx, ok := d.descIndex(pfn)
 	if !ok {
 		reason := "not in the dump"
-		if bit(d.present, pfn) {
+		if d.present(pfn) {
 			reason = "excluded by makedumpfile's dump level"
 		}
 		return nil, &core.NotPresentError{Addr: pa, Reason: reason}
