@@ -99,12 +99,20 @@ func readRing(read func(b []byte, va uint64) error, rb uint64, lay ringLayout) (
 		return nil, fmt.Errorf("printk ring buffer at %#x: count_bits %d or size_bits %d out of range (at most %d, %d)", rb, countBits, sizeBits, maxDescBits, maxDataBits)
 	}
 	count, size := uint64(1)<<countBits, uint64(1)<<sizeBits
+	// Ids are 62 bits wide (the top two bits of state_var hold the
+	// state); the kernel never stores flag bits in head_id or tail_id, so
+	// a dump that does is read as if it did not.
 	idMask := uint64(1)<<62 - 1
-	if (head-tail)&idMask >= count {
+	head, tail = head&idMask, tail&idMask
+	n := (head-tail)&idMask + 1 // records from tail to head
+	if n > count {
 		return nil, fmt.Errorf("printk ring buffer at %#x: head_id %#x and tail_id %#x are more than %d records apart", rb, head, tail, count)
 	}
 	var out []string
-	for id := tail; ; id = (id + 1) & idMask {
+	// Each record's text is a block of the data ring, so together they
+	// hold at most its size; more means the descriptors are corrupt.
+	var textTotal uint64
+	for k, id := uint64(0), tail; k < n; k, id = k+1, (id+1)&idMask {
 		i := id & (count - 1)
 		d := descs + i*lay.descSize
 		state := rd("prb_desc.state_var", d+off["prb_desc.state_var"])
@@ -114,28 +122,29 @@ func readRing(read func(b []byte, va uint64) error, rb uint64, lay ringLayout) (
 			return nil, err
 		}
 		st := state >> 62
-		if state&idMask == id&idMask && (st == descCommitted || st == descFinalized) && begin&1 == 0 {
-			var lenb [2]byte
-			if e := read(lenb[:], infos+i*lay.infoSize+off["printk_info.text_len"]); e != nil {
-				return nil, fmt.Errorf("printk ring buffer: printk_info %d: %w", i, e)
-			}
-			textLen := uint64(lenb[0]) | uint64(lenb[1])<<8
-			blk := begin & (size - 1)
-			if begin/size != next/size { // the block wrapped: it starts at 0
-				blk = 0
-			}
-			if blk+8+textLen > size {
-				textLen = 0
-			}
-			buf := make([]byte, textLen)
-			if e := read(buf, data+blk+8); e != nil {
-				return nil, fmt.Errorf("printk ring buffer: record %d text at %#x: %w", id, data+blk+8, e)
-			}
-			out = append(out, string(buf))
+		if state&idMask != id || (st != descCommitted && st != descFinalized) || begin&1 != 0 {
+			continue
 		}
-		if id == head {
-			break
+		var lenb [2]byte
+		if e := read(lenb[:], infos+i*lay.infoSize+off["printk_info.text_len"]); e != nil {
+			return nil, fmt.Errorf("printk ring buffer: printk_info %d: %w", i, e)
 		}
+		textLen := uint64(lenb[0]) | uint64(lenb[1])<<8
+		blk := begin & (size - 1)
+		if begin/size != next/size { // the block wrapped: it starts at 0
+			blk = 0
+		}
+		if blk+8+textLen > size {
+			textLen = 0
+		}
+		if textTotal += textLen; textTotal > size {
+			return nil, fmt.Errorf("printk ring buffer at %#x: records %#x to %#x hold more text than the %d-byte data ring", rb, tail, id, size)
+		}
+		buf := make([]byte, textLen)
+		if e := read(buf, data+blk+8); e != nil {
+			return nil, fmt.Errorf("printk ring buffer: record %d text at %#x: %w", id, data+blk+8, e)
+		}
+		out = append(out, string(buf))
 	}
 	return out, nil
 }

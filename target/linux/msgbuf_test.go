@@ -101,3 +101,66 @@ func FuzzReadRing(f *testing.F) {
 		}
 	})
 }
+
+// ringCrasher is FuzzReadRing's crasher: a one-descriptor ring whose
+// head_id 0x4000000000000000 has a flag bit set, tail_id 0. The loop from
+// tail to head compared masked ids with the unmasked head, and never ended.
+func ringCrasher() []byte {
+	m := &flatMem{base: 0x1000, b: make([]byte, 0x60)}
+	m.put64(0x1000, 0) // count_bits: one descriptor
+	m.put64(0x1008, 0x1040)
+	m.put64(0x1010, 0x1040)
+	m.put64(0x1018, 1<<62)
+	m.put64(0x1020, 0)
+	m.put64(0x1030, 3) // an 8-byte text ring
+	m.put64(0x1038, 0x1040)
+	return m.b
+}
+
+// TestReadRingBounded reads corrupt rings through a memory that fails
+// after many reads, so that a loop that does not end fails the test.
+func TestReadRingBounded(t *testing.T) {
+	manyTexts := testRing(2, 7, 4)
+	for id := uint64(4); id <= 7; id++ { // four records of 40 bytes in a 64-byte ring
+		i := id & 3
+		manyTexts.put64(0x2000+24*i, descCommitted<<62|id)
+		manyTexts.put64(0x2000+24*i+8, 64)
+		manyTexts.put64(0x2000+24*i+16, 64+48)
+		binary.LittleEndian.PutUint16(manyTexts.b[0x3000+16*i+8-0x1000:], 40)
+	}
+	tests := []struct {
+		name string
+		mem  []byte
+		want []string
+		err  string
+	}{
+		{"flag bits in head_id", ringCrasher(), []string{}, ""},
+		{"flag bits in head_id and tail_id", testRing(2, 7|1<<62, 5|3<<62).b, []string{"hello", "wrapped!"}, ""},
+		{"more text than the data ring", manyTexts.b, nil, "more text than the 64-byte data ring"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &flatMem{base: 0x1000, b: tt.mem}
+			reads := 0
+			read := func(b []byte, va uint64) error {
+				if reads++; reads > 1000 {
+					return fmt.Errorf("more than 1000 reads")
+				}
+				return m.read(b, va)
+			}
+			got, err := readRing(read, 0x1000, testLayout)
+			if reads > 100 {
+				t.Fatalf("%d reads of a ring of at most 4 descriptors (%v)", reads, err)
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %q, %v; want an error with %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(tt.want) || (len(got) > 0 && !reflect.DeepEqual(got, tt.want)) {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
