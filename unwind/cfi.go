@@ -175,6 +175,41 @@ func rowFor(cfi CFI, pc uint64) (*cfaRow, error) {
 	return newRow(fde, pc)
 }
 
+// cfiUnwind computes the caller of cur by the CFI that covers lookup.
+// covered is false when no CFI covers lookup. bad is non-nil when CFI
+// covers it but cannot be used: the table or the FDE's program cannot be
+// read (a corrupt .eh_frame), or the row cannot be evaluated (a CFA rule
+// or expression it does not support, a register it needs that is
+// unavailable); the caller is then found as for a pc without CFI, and bad
+// is kept in r.badCFI for the frame. A failed read of stack memory and a
+// return address the row marks undefined are no defect of the CFI: err
+// reports them.
+func (r *run) cfiUnwind(cur state, lookup uint64) (caller Regs, cfa uint64, covered bool, bad, err error) {
+	row, rerr := rowFor(r.u.cfi, lookup)
+	switch {
+	case rerr != nil:
+		bad = rerr
+	case row == nil:
+		return Regs{}, 0, false, nil, nil
+	default:
+		caller, cfa, err = cfiStep(r.u.arch, r.u.mem, row, &cur.regs)
+		var re *ReadError
+		if err == nil || errors.Is(err, errUndefinedRA) || errors.As(err, &re) {
+			return caller, cfa, true, nil, err
+		}
+		bad = err
+	}
+	r.badCFI = fmt.Errorf("its CFI cannot be used: %w", bad)
+	return Regs{}, 0, true, r.badCFI, nil
+}
+
+// fallbackError is the error of a step whose CFI could not be used and
+// whose fallback (frame pointer or function entry) failed too; the unwind
+// stops with StopBadCFI, saying both.
+func fallbackError(bad, err error) error {
+	return fmt.Errorf("%w; without CFI: %v", bad, err)
+}
+
 // errUndefinedRA reports a CFI row that marks the return address undefined,
 // which is how CFI says "outermost frame".
 var errUndefinedRA = errors.New("return address undefined")

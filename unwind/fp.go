@@ -11,25 +11,30 @@ var errFPEnd = errors.New("frame pointer is 0")
 // errNoUnwind is wrapped when neither CFI nor the frame pointer applies.
 var errNoUnwind = errors.New("no unwind info")
 
-// unwindOne computes the caller of cur: by CFI when an FDE covers lookup,
-// else by the return address on top of the stack when cur stopped on its
-// function's first instruction, else by the frame-pointer chain.
+// unwindOne computes the caller of cur: by CFI when an FDE covers lookup
+// and can be used, else by the return address on top of the stack when cur
+// stopped on its function's first instruction, else by the frame-pointer
+// chain.
 func (r *run) unwindOne(cur state, lookup, entry, sp uint64) (caller Regs, cfa uint64, m Method, err error) {
-	u, a := r.u, r.u.arch
+	var bad error // the CFI that covers lookup but cannot be used
 	if !r.o.noCFI {
-		row, err := rowFor(u.cfi, lookup)
-		if err != nil {
-			return Regs{}, 0, MethodCFI, err
-		}
-		if row != nil {
-			caller, cfa, err := cfiStep(a, u.mem, row, &cur.regs)
+		caller, cfa, covered, why, err := r.cfiUnwind(cur, lookup)
+		if covered && why == nil {
 			return caller, cfa, MethodCFI, err
 		}
+		bad = why
 	}
 	if cur.exact && entry != 0 && lookup == entry {
-		return r.entryStep(cur, sp)
+		caller, cfa, m, err = r.entryStep(cur, sp)
+		if bad != nil && err != nil {
+			err = fallbackError(bad, err)
+		}
+		return caller, cfa, m, err
 	}
 	caller, cfa, err = r.fpStep(cur, sp)
+	if bad != nil && err != nil {
+		return caller, cfa, MethodFP, fallbackError(bad, err)
+	}
 	if err != nil && !errors.Is(err, errFPEnd) {
 		var re *ReadError
 		if !errors.As(err, &re) {

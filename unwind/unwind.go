@@ -113,6 +113,10 @@ type Frame struct {
 	CallLine int
 	// Label is the marker text of a KindTrap frame.
 	Label string
+	// BadCFI says why the CFI that covers LookupPC could not be used (a
+	// corrupt .eh_frame, an unsupported rule); the caller was then found
+	// as for a pc without CFI, by frame pointer. Empty otherwise.
+	BadCFI string
 }
 
 // StopKind classifies why an unwind ended.
@@ -278,6 +282,9 @@ type run struct {
 	o      options
 	frames []Frame
 	seen   map[[2]uint64]bool
+	// badCFI is set by cfiUnwind when the current step's CFI cannot be
+	// used; step moves it to the frame.
+	badCFI error
 }
 
 // Unwind returns the frames of the thread whose registers are start,
@@ -348,8 +355,12 @@ func (r *run) step(cur state) (next state, stop StopReason, done bool) {
 		}
 		return state{}, StopReason{Kind: StopNotInText, Message: fmt.Sprintf("starting pc %#x not in kernel text", pc)}, true
 	}
+	r.badCFI = nil
 	caller, cfa, method, uerr := r.unwindOne(cur, lookup, entry, sp)
 	phys.CFA = cfa
+	if r.badCFI != nil {
+		phys.BadCFI = r.badCFI.Error()
+	}
 	if !r.emit(phys) {
 		return state{}, r.limit(), true
 	}
