@@ -22,8 +22,10 @@ var besideNames = []string{"kernel.debug", "kernel", "vmlinux"}
 // for a dump with VMCOREINFO, vmlinux-RELEASE beside it, the file its
 // build id names under each of DebugRoots (.build-id/xx/rest.debug), that
 // root's boot/vmlinux-RELEASE and lib/modules/RELEASE/vmlinux, and
-// /boot/vmlinux-RELEASE. It returns the first that exists, or an error
-// listing where it looked.
+// /boot/vmlinux-RELEASE. It returns the first that is a regular file (a
+// FIFO, folder or device of one of these names is passed over, never
+// opened), or an error listing where it looked. A dump that is not a
+// regular file is not read.
 func FindKernel(corePath string) (string, error) {
 	var tried []string
 	dir := filepath.Dir(corePath)

@@ -35,12 +35,13 @@ type Image struct {
 }
 
 // Open opens the ELF file at path read-only, mapping it where possible.
-// Errors wrap os.ErrNotExist for a missing file; a file that is not ELF
-// gives an error naming it.
+// Errors name the path and wrap os.ErrNotExist for a missing file and
+// ErrNotRegular for anything but a regular file (see OpenRegular); a file
+// that is not ELF gives an error naming it.
 func Open(path string) (*Image, error) {
-	fh, err := os.Open(path)
+	fh, _, err := OpenRegular(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// A failed mapping is not an error: the file is then read with
 	// ReadAt, as on systems without mmap.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -126,7 +127,7 @@ func TestSectionPastEOF(t *testing.T) {
 	if b, err := img.Section(".debug_info"); err == nil {
 		t.Errorf("reading .debug_info past the end of the file: %d bytes, no error", len(b))
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "missing")); !os.IsNotExist(err) {
+	if _, err := Open(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"sort"
 	"sync"
+
+	"github.com/kdap/kdap/internal/elfimage"
 )
 
 // Dump is an opened crash dump: physical memory plus header facts.
@@ -162,28 +164,21 @@ type osFile struct {
 
 func (f *osFile) Size() int64 { return f.size }
 
-// Open opens the dump at path read-only and detects its format.
+// Open opens the dump at path read-only and detects its format. Only a
+// regular file (or a symbolic link to one) is opened: anything else gives
+// an error wrapping elfimage.ErrNotRegular, without blocking.
 func Open(path string) (Dump, error) {
-	fh, err := os.Open(path)
+	fh, size, err := elfimage.OpenRegular(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("core not found: %s", path)
 		}
-		return nil, err
+		return nil, fmt.Errorf("core %s: %w", path, err)
 	}
-	st, err := fh.Stat()
+	d, err := OpenFile(&osFile{File: fh, size: size})
 	if err != nil {
 		fh.Close()
-		return nil, err
-	}
-	if st.IsDir() {
-		fh.Close()
-		return nil, fmt.Errorf("%w: %s is a directory", ErrNotDump, path)
-	}
-	d, err := OpenFile(&osFile{File: fh, size: st.Size()})
-	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("core %s: %w", path, err)
 	}
 	return &closer{Dump: d, f: fh}, nil
 }
