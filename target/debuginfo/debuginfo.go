@@ -58,7 +58,9 @@ type Data struct {
 	funcs      map[*Unit][]pcRange
 	trees      map[dwarf.Offset]*godwarf.Tree
 	funcCache  map[dwarf.Offset]*Func
-	sections   map[string][]byte
+	// scopeChecks caches checkScopeRanges by DIE.
+	scopeChecks map[dwarf.Offset]error
+	sections    map[string][]byte
 
 	frameOnce sync.Once
 	frames    frameTable

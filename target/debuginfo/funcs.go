@@ -171,7 +171,8 @@ func (d *Data) tree(off dwarf.Offset) (t *godwarf.Tree, err error) {
 }
 
 // InlineChain returns the inlined calls active at pc, innermost first
-// (empty when pc is not in inlined code).
+// (empty when pc is not in inlined code). A corrupt range list of a scope
+// that might hold pc is an error: the chain is not known.
 func (d *Data) InlineChain(pc uint64) ([]InlinedCall, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -182,6 +183,9 @@ func (d *Data) InlineChain(pc uint64) ([]InlinedCall, error) {
 	root, err := d.tree(fn.Offset)
 	if err != nil {
 		return nil, err
+	}
+	if err := d.inlineRangeErrors(fn, root, pc); err != nil {
+		return nil, fmt.Errorf("inlined calls at pc %#x in %s: %w", pc, fn.Name, err)
 	}
 	var out []InlinedCall
 	for _, n := range reader.InlineStack(root, pc) {
