@@ -387,6 +387,19 @@ func (d *Dump) pageOffset(pfn uint64) (int64, uint64, string) {
 		d.inFile, d.pages, rank)
 }
 
+// FileOffset returns where the byte at physical address pa lies in the
+// file, or a *core.NotPresentError saying why the dump lacks it.
+func (d *Dump) FileOffset(pa uint64) (int64, error) {
+	off, held, why := d.pageOffset(pa >> pageShift)
+	if why != "" || pa&(pageSize-1) >= held {
+		if why == "" {
+			why = "the file ends early inside this page"
+		}
+		return 0, &core.NotPresentError{Addr: pa, Reason: why}
+	}
+	return off + int64(pa&(pageSize-1)), nil
+}
+
 // Format names the machine, format and version.
 func (d *Dump) Format() string {
 	return fmt.Sprintf("FreeBSD %s minidump v%d", d.arch.name, d.hdr.Version)
