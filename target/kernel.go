@@ -44,6 +44,8 @@ type Kernel struct {
 	// knows to hold kernel code.
 	textGuess [][2]uint64
 
+	probs problems // damaged debug information met so far
+
 	dwarfOnce sync.Once
 	dwarf     *debuginfo.Data
 	dwarfErr  error

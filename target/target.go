@@ -198,8 +198,9 @@ type DamageReporter interface {
 	Damage() []string
 }
 
-// Warnings lists what the dump lacks (a file that ends early) and what
-// the OS model could not read of the kernel's lists (after Threads).
+// Warnings lists what the dump lacks (a file that ends early), what the
+// OS model could not read of the kernel's lists (after Threads) and what
+// could not be decoded of the kernel's debug information so far.
 func (t *Target) Warnings() []string {
 	var out []string
 	if w, ok := core.As[core.Warner](t.Dump); ok {
@@ -208,7 +209,7 @@ func (t *Target) Warnings() []string {
 	if d, ok := t.OS.(DamageReporter); ok {
 		out = append(out, d.Damage()...)
 	}
-	return out
+	return append(out, t.Kernel.Problems()...)
 }
 
 // ModuleLister is implemented by OS models that can list loaded modules.

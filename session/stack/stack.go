@@ -38,6 +38,9 @@ func New(t *target.Target) (*Unwinder, error) {
 		} else {
 			fdes, err = debuginfo.OpenFrames(t.Kernel.ELF)
 		}
+		if err != nil {
+			t.Kernel.Problem("the kernel's call frame information cannot be read: %v", err)
+		}
 		if err != nil || slide == 0 {
 			return fdes, err
 		}
@@ -58,7 +61,7 @@ func New(t *target.Target) (*Unwinder, error) {
 	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].Addr < s.labels[j].Addr })
 	cfg := unwind.Config{Arch: t.Arch, Memory: t, CFI: cfi, Symbolizer: s, OS: osRules{t.OS.TrapFrame()}}
 	if d, err := t.Kernel.DWARF(); err == nil {
-		cfg.Inliner = inliner{d, slide}
+		cfg.Inliner = inliner{d, slide, t.Kernel}
 	}
 	// An OS model may know unwind information of its own (Linux's ORC
 	// tables), asked before CFI.
@@ -103,7 +106,11 @@ func (s *Unwinder) Backtrace(th *target.Thread) ([]unwind.Frame, unwind.StopReas
 		// interrupt stack to the thread's, checked link by link.
 		opts = append(opts, unwind.FramePointerStackSwitches(maxStackSwitches))
 	}
-	return s.u.Unwind(start, opts...)
+	frames, stop := s.u.Unwind(start, opts...)
+	if stop.Kind == unwind.StopBadCFI {
+		s.t.Kernel.Problem("the kernel's call frame information is damaged: %s", stop.Message)
+	}
+	return frames, stop
 }
 
 // symbolizer names code addresses from the kernel's ELF symbol table and
@@ -140,7 +147,8 @@ func (s *symbolizer) InText(pc uint64) bool { return s.t.InText(pc) }
 // inliner answers inlined chains and lines from DWARF.
 type inliner struct {
 	d     *debuginfo.Data
-	slide uint64 // running address - link-time address
+	slide uint64         // running address - link-time address
+	k     *target.Kernel // where problems with the DWARF are recorded
 }
 
 func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
@@ -149,6 +157,7 @@ func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
 		if errors.Is(err, debuginfo.ErrNotFound) {
 			return nil, nil
 		}
+		in.k.Problem("inlined calls cannot be read from the kernel's DWARF: %v", err)
 		return nil, err
 	}
 	out := make([]unwind.InlinedCall, len(chain))
@@ -160,6 +169,9 @@ func (in inliner) InlinedAt(pc uint64) ([]unwind.InlinedCall, error) {
 
 func (in inliner) LineForPC(pc uint64) (string, int, bool) {
 	f, l, _, err := in.d.LineAt(pc - in.slide)
+	if err != nil && !errors.Is(err, debuginfo.ErrNotFound) {
+		in.k.Problem("the kernel's line table cannot be read: %v", err)
+	}
 	return f, l, err == nil && l > 0
 }
 

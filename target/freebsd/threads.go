@@ -245,6 +245,12 @@ func (k *kernel) thread(td uint64, pid int64, comm string, zombie bool, dumptid 
 			th.Regs = arch.Regs{}
 			th.RegsErr = fmt.Sprintf("its PCB (%s at %#x) is unreadable: %v", from, pcb, err)
 			k.damaged("thread %d: %s", tid, th.RegsErr)
+		} else if pc, _ := th.Regs.Get(t.Arch.PC); pc == 0 {
+			// No switch or savectx leaves a zero pc: the PCB was never
+			// written, or its page is damaged.
+			th.Regs = arch.Regs{}
+			th.RegsErr = fmt.Sprintf("its PCB (%s at %#x) holds no saved pc", from, pcb)
+			k.damaged("thread %d: %s", tid, th.RegsErr)
 		}
 	}
 	if k.lay.tdKstack >= 0 && k.lay.tdKstackPages >= 0 {
