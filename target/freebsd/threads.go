@@ -61,6 +61,15 @@ func (k *kernel) Threads() ([]*target.Thread, error) {
 		}
 	}
 	all = append(all, k.runningThreads(all, dumptid)...)
+	if dumptid >= 0 {
+		found := false
+		for _, th := range all {
+			found = found || th.Crashed
+		}
+		if !found {
+			k.damaged("no thread has the crashed thread's id (dumptid %d): the crashed thread cannot be told", dumptid)
+		}
+	}
 	if len(all) == 0 && len(k.damage) > 0 {
 		return nil, fmt.Errorf("no thread could be read: %s", k.damage[0])
 	}
