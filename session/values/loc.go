@@ -319,8 +319,8 @@ func (e *Env) evalLocation(expr []byte, t *cexpr.Type) (cexpr.Value, error) {
 		switch p.Kind {
 		case op.AddrPiece:
 			b := make([]byte, p.Size)
-			if err := e.mem.ReadVirt(b, p.Val); err != nil {
-				return cexpr.Value{}, &cexpr.MemoryError{Addr: p.Val, Err: err}
+			if err := e.readMem(p.Val, b); err != nil {
+				return cexpr.Value{}, err
 			}
 			out = append(out, b...)
 		case op.RegPiece:

@@ -53,8 +53,15 @@ func FrameVars(env *Env) (args, locals []Var, err error) {
 // Format prints v as the debugger shows values: integers (hexadecimal
 // when hex is set), enums by name, pointers with their symbol, bounded
 // strings, `<optimized out>`.
+// A large array or struct that cannot be read whole shows the first page
+// that cannot be read, not its base.
 func Format(env *Env, v cexpr.Value, hex bool) string {
-	return cexpr.Format(env, v, cexpr.FormatOptions{Hex: hex})
+	if env != nil && env.mem != nil {
+		if err := env.unreadable(v, hex); err != nil {
+			return fmt.Sprintf("<error: %v>", err)
+		}
+	}
+	return cexpr.Format(env, v, cexpr.FormatOptions{Hex: hex, MaxElements: formatElements, MaxString: formatString})
 }
 
 // Child is one child of a value in the Variables view.
@@ -231,8 +238,8 @@ func pointerValue(env *Env, v cexpr.Value) (uint64, error) {
 			return 0, fmt.Errorf("pointer value holds %d bytes", len(b))
 		}
 		b = make([]byte, n)
-		if err := env.ReadMemory(v.Addr, b); err != nil {
-			return 0, &cexpr.MemoryError{Addr: v.Addr, Err: err}
+		if err := env.readMem(v.Addr, b); err != nil {
+			return 0, err
 		}
 	}
 	order := binary.ByteOrder(binary.LittleEndian)
