@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	godap "github.com/google/go-dap"
 	"github.com/kdap/kdap/session/stack"
@@ -73,6 +74,8 @@ type Session struct {
 	nextProgress int
 	srcFiles     []string    // the kernel's source files, sorted; nil until read
 	ownLog       *zap.Logger // the logger attach built from logFile, closed with the session
+	logSink      *logSink    // ownLog's file; nil for none or stderr
+	baseLog      *zap.Logger // the logger the session was built with
 }
 
 // threadStack is a thread's backtrace with the DAP ids of its frames.
@@ -91,7 +94,25 @@ type frameRef struct {
 type Options struct {
 	// Logger receives the session's diagnostics; nil means none.
 	Logger *zap.Logger
+	// AttachTimeout bounds how long attach may take to open a dump (zero
+	// means DefaultAttachTimeout, negative means no bound).
+	AttachTimeout time.Duration
+	// RefuseLogFile ignores a client's logFile and logLevel, telling the
+	// client so: over TCP the client need not be the user the server runs
+	// as, so it must not choose files the server writes. Without it (stdio,
+	// where the editor runs kdap as its user) logFile may name any regular
+	// file.
+	RefuseLogFile bool
+	// LogDir, when set, is the only directory a client's logFile may be
+	// created in, named by a plain file name (no path, no symbolic link out
+	// of it); it takes precedence over RefuseLogFile.
+	LogDir string
+	// Open opens a dump; nil means target.Open. Tests inject slow opens.
+	Open func(core, kernel string, opts target.Options) (*target.Target, error)
 }
+
+// DefaultAttachTimeout is the attach bound when Options.AttachTimeout is zero.
+const DefaultAttachTimeout = 60 * time.Second
 
 // New returns a session that has not yet opened a dump.
 func New(opts Options) *Session {
@@ -99,16 +120,15 @@ func New(opts Options) *Session {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Session{log: log, opts: opts, frames: map[int]frameRef{}, refs: map[int]*varRef{}, fenvs: map[int]*values.Env{}, stacks: map[int64]*threadStack{}}
+	return &Session{log: log, baseLog: log, opts: opts, frames: map[int]frameRef{}, refs: map[int]*varRef{}, fenvs: map[int]*values.Env{}, stacks: map[int64]*threadStack{}}
 }
 
-// Close releases the dump the session opened; it is safe to call twice.
+// Close releases the dump the session opened and closes its log file; it
+// is safe to call twice.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ownLog != nil {
-		_ = s.ownLog.Sync()
-	}
+	s.closeLog()
 	if s.t == nil {
 		return nil
 	}
@@ -116,7 +136,28 @@ func (s *Session) Close() error {
 	err := s.t.Close()
 	s.t, s.unw, s.genv = nil, nil, nil
 	s.fenvs = map[int]*values.Env{}
+	// Everything below refers to the closed dump; ids keep counting so a
+	// stale one from the client is never mistaken for a new one.
+	s.stacks = map[int64]*threadStack{}
+	s.frames = map[int]frameRef{}
+	s.refs = map[int]*varRef{}
+	s.srcFiles = nil
 	return err
+}
+
+// closeLog flushes and closes the log file attach opened and goes back to
+// the session's own logger.
+func (s *Session) closeLog() {
+	if s.ownLog == nil {
+		return
+	}
+	_ = s.ownLog.Sync()
+	if s.logSink != nil {
+		if err := s.logSink.Close(); err != nil {
+			s.baseLog.Warn("closing the session's log file", zap.Error(err))
+		}
+	}
+	s.log, s.ownLog, s.logSink = s.baseLog, nil, nil
 }
 
 // target returns the opened target or an error.
@@ -213,13 +254,13 @@ func (s *Session) dispatch(ctx context.Context, req godap.RequestMessage) (godap
 		s.client = req.Arguments
 		return &godap.InitializeResponse{Response: ok(r), Body: capabilities()}, nil
 	case *godap.AttachRequest:
-		if err := s.attach(r.Seq, req.Arguments); err != nil {
+		if err := s.attach(ctx, r.Seq, req.Arguments); err != nil {
 			return nil, withID(ErrIDAttach, err)
 		}
 		s.send(&godap.AttachResponse{Response: ok(r)})
 		return &godap.InitializedEvent{Event: event("initialized")}, nil
 	case *godap.LaunchRequest:
-		if err := s.attach(r.Seq, req.Arguments); err != nil {
+		if err := s.attach(ctx, r.Seq, req.Arguments); err != nil {
 			return nil, withID(ErrIDAttach, err)
 		}
 		s.send(&godap.LaunchResponse{Response: ok(r)})
