@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"unsafe"
@@ -34,14 +35,27 @@ type Image struct {
 	closeErr  error
 }
 
+// ErrNotELF is wrapped by Open's error for a file that does not start
+// with the ELF magic number. The error does not echo the file's bytes.
+var ErrNotELF = errors.New("not an ELF file")
+
 // Open opens the ELF file at path read-only, mapping it where possible.
-// Errors name the path and wrap os.ErrNotExist for a missing file and
-// ErrNotRegular for anything but a regular file (see OpenRegular); a file
-// that is not ELF gives an error naming it.
+// Errors name the path and wrap os.ErrNotExist for a missing file,
+// ErrNotRegular for anything but a regular file (see OpenRegular) and
+// ErrNotELF for a file without the ELF magic number; an ELF file whose
+// headers do not parse gives "malformed ELF file" and what debug/elf
+// found wrong, where, without the file's bytes.
 func Open(path string) (*Image, error) {
 	fh, _, err := OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Checked before the file is mapped, as a mapping is kept for the
+	// life of the process (see Close).
+	var magic [len(elf.ELFMAG)]byte
+	if n, _ := fh.ReadAt(magic[:], 0); n < len(magic) || string(magic[:]) != elf.ELFMAG {
+		fh.Close()
+		return nil, fmt.Errorf("%s: %w", path, ErrNotELF)
 	}
 	// A failed mapping is not an error: the file is then read with
 	// ReadAt, as on systems without mmap.
@@ -58,9 +72,45 @@ func Open(path string) (*Image, error) {
 		if fh != nil {
 			fh.Close()
 		}
-		return nil, fmt.Errorf("%s is not an ELF file: %w", path, err)
+		return nil, fmt.Errorf("%s: malformed ELF file: %w", path, elfError(err))
 	}
 	return &Image{File: ef, data: data, fh: fh}, nil
+}
+
+// formatErrorText parses the text of a *elf.FormatError: what is wrong,
+// the offending value when there is one, and the file offset.
+var formatErrorText = regexp.MustCompile(`^(.*?)(?: '(.*)' )?in record at byte (0x[0-9a-f]+)$`)
+
+// plainValue matches the values debug/elf's errors may keep: a number, or
+// the name of an ELF constant with an optional offset ("ELFCLASS64+112").
+var plainValue = regexp.MustCompile(`^(-?[0-9]+|0x[0-9a-f]+|[A-Z][A-Z0-9_]*(\+[0-9]+)?)$`)
+
+// elfError rewrites an error of elf.NewFile so that it echoes none of the
+// file's bytes (see formatErrorMessage); other errors (short reads) carry
+// no file content and are returned as they are.
+func elfError(err error) error {
+	var fe *elf.FormatError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return errors.New(formatErrorMessage(fe.Error()))
+}
+
+// formatErrorMessage rewrites the text of a *elf.FormatError: it keeps
+// the message, the value when that is a number or a constant's name, and
+// the offset, and drops any other value (debug/elf gives the first four
+// bytes of a file that is not ELF as "bad magic number '[114 111 111
+// 116]'").
+func formatErrorMessage(text string) string {
+	m := formatErrorText.FindStringSubmatch(text)
+	if m == nil {
+		return "its headers do not parse"
+	}
+	msg, val, off := m[1], m[2], m[3]
+	if val != "" && plainValue.MatchString(val) {
+		msg += " " + val
+	}
+	return fmt.Sprintf("%s (file offset %s)", msg, off)
 }
 
 // FromFile wraps an already parsed ELF file; its sections are read (and
@@ -78,23 +128,56 @@ func (im *Image) SectionData(s *elf.Section) ([]byte, error) {
 		return nil, errors.New("no such section")
 	}
 	if s.Type == elf.SHT_NOBITS {
-		return nil, fmt.Errorf("section %s has no file contents (SHT_NOBITS)", s.Name)
+		return nil, fmt.Errorf("%s has no file contents (SHT_NOBITS)", im.SectionLabel(s))
 	}
 	if im.data == nil || s.Flags&elf.SHF_COMPRESSED != 0 || strings.HasPrefix(s.Name, ".zdebug") {
 		// Compressed sections are inflated by debug/elf, which bounds
 		// the allocation by what the stream really holds.
 		b, err := s.Data()
 		if err != nil {
-			return nil, fmt.Errorf("reading section %s (file offset %#x, %#x bytes): %w", s.Name, s.Offset, s.Size, err)
+			return nil, fmt.Errorf("reading %s (file offset %#x, %#x bytes): %w", im.SectionLabel(s), s.Offset, s.Size, elfError(err))
 		}
 		return b, nil
 	}
 	end := s.Offset + s.FileSize
 	if end < s.Offset || end > uint64(len(im.data)) {
-		return nil, fmt.Errorf("section %s (file offset %#x, %#x bytes) runs past the end of the file (%#x bytes)",
-			s.Name, s.Offset, s.FileSize, len(im.data))
+		return nil, fmt.Errorf("%s (file offset %#x, %#x bytes) runs past the end of the file (%#x bytes)",
+			im.SectionLabel(s), s.Offset, s.FileSize, len(im.data))
 	}
 	return im.data[s.Offset:end:end], nil
+}
+
+// standardSections are the section names that errors print: those kdap
+// looks up, and the usual tables. Any other name is text from the file.
+var standardSections = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`.symtab .strtab .dynsym .dynstr .shstrtab .text .data .rodata .bss
+		.eh_frame .debug_frame .orc_unwind .orc_unwind_ip .note.gnu.build-id
+		.debug_abbrev .debug_addr .debug_aranges .debug_info .debug_line .debug_line_str
+		.debug_loc .debug_loclists .debug_names .debug_ranges .debug_rnglists .debug_str
+		.debug_str_offsets .debug_types`) {
+		standardSections[n] = true
+		if rest, ok := strings.CutPrefix(n, ".debug_"); ok {
+			standardSections[".zdebug_"+rest] = true
+		}
+	}
+}
+
+// SectionLabel names section s in errors without echoing the file: by its
+// name when that is a standard one ("section .symtab"), else by its index
+// and type ("section 12 (SHT_PROGBITS)"), as a section's name is bytes of
+// the file's string table.
+func (im *Image) SectionLabel(s *elf.Section) string {
+	if standardSections[s.Name] {
+		return "section " + s.Name
+	}
+	for i, t := range im.File.Sections {
+		if t == s {
+			return fmt.Sprintf("section %d (%v)", i, s.Type)
+		}
+	}
+	return fmt.Sprintf("a section (%v)", s.Type)
 }
 
 // Section returns the contents of the named section, nil (and no error)

@@ -99,17 +99,17 @@ func LoadImage(img *elfimage.Image) (*Table, error) {
 		entSize = 16
 	}
 	if sec.Size%uint64(entSize) != 0 {
-		return nil, fmt.Errorf("symbol table %s: size %#x is not a multiple of the entry size %d (file offset %#x)", sec.Name, sec.Size, entSize, sec.Offset)
+		return nil, fmt.Errorf("symbol table %s: size %#x is not a multiple of the entry size %d (file offset %#x)", img.SectionLabel(sec), sec.Size, entSize, sec.Offset)
 	}
 	if n := sec.Size / uint64(entSize); n > maxSymbols {
-		return nil, fmt.Errorf("symbol table %s: %d entries is more than the limit %d (file offset %#x)", sec.Name, n, maxSymbols, sec.Offset)
+		return nil, fmt.Errorf("symbol table %s: %d entries is more than the limit %d (file offset %#x)", img.SectionLabel(sec), n, maxSymbols, sec.Offset)
 	}
 	if int(sec.Link) <= 0 || int(sec.Link) >= len(f.Sections) {
-		return nil, fmt.Errorf("symbol table %s: string table section index %d is out of range (0..%d)", sec.Name, sec.Link, len(f.Sections)-1)
+		return nil, fmt.Errorf("symbol table %s: string table section index %d is out of range (0..%d)", img.SectionLabel(sec), sec.Link, len(f.Sections)-1)
 	}
 	strSec := f.Sections[sec.Link]
 	if strSec.Type != elf.SHT_STRTAB {
-		return nil, fmt.Errorf("symbol table %s: linked section %d (%s) is %v, want SHT_STRTAB", sec.Name, sec.Link, strSec.Name, strSec.Type)
+		return nil, fmt.Errorf("symbol table %s: linked section %d is %v, want SHT_STRTAB", img.SectionLabel(sec), sec.Link, strSec.Type)
 	}
 	data, err := img.SectionData(sec)
 	if err != nil {
@@ -121,7 +121,7 @@ func LoadImage(img *elfimage.Image) (*Table, error) {
 	}
 	syms, err := parse(data, strs, f.Class, f.ByteOrder, len(f.Sections))
 	if err != nil {
-		return nil, fmt.Errorf("symbol table %s (file offset %#x): %w", sec.Name, sec.Offset, err)
+		return nil, fmt.Errorf("symbol table %s (file offset %#x): %w", img.SectionLabel(sec), sec.Offset, err)
 	}
 	return newTable(syms), nil
 }

@@ -380,3 +380,61 @@ func TestSlideMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadErrorsNoSectionNames: errors about the symbol table name its
+// sections by index and type when their names are not standard ones,
+// since a name is text from the file.
+func TestLoadErrorsNoSectionNames(t *testing.T) {
+	data, err := os.ReadFile(tinyELF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := openELF(t, tinyELF)
+	symIdx := slices.Index(f.Sections, f.Section(".symtab"))
+	strIdx := int(f.Sections[symIdx].Link)
+	le := binary.LittleEndian
+	shoff := le.Uint64(data[0x28:])
+	shentsize := uint64(le.Uint16(data[0x3a:]))
+	names := f.Sections[le.Uint16(data[0x3e:])] // e_shstrndx
+	// hdr returns section header i of the file b.
+	hdr := func(b []byte, i int) []byte { return b[shoff+uint64(i)*shentsize:][:shentsize] }
+	// rename replaces a section's name in b's section name table by one
+	// of the same length.
+	rename := func(b []byte, old, new string) bool {
+		tab := b[names.Offset : names.Offset+names.Size]
+		i := bytes.Index(tab, []byte("\x00"+old+"\x00"))
+		if i < 0 {
+			return false
+		}
+		copy(tab[i+1:], new)
+		return true
+	}
+	tests := []struct {
+		name, secret string
+		mutate       func(b []byte) bool
+		want         string
+	}{
+		{"symbol table size", "s3cr3t!", func(b []byte) bool {
+			le.PutUint64(hdr(b, symIdx)[32:], f.Sections[symIdx].Size+1) // sh_size
+			return rename(b, ".symtab", "s3cr3t!")
+		}, fmt.Sprintf("symbol table section %d (SHT_SYMTAB): size", symIdx)},
+		{"linked section type", "p4sswd!", func(b []byte) bool {
+			le.PutUint32(hdr(b, strIdx)[4:], uint32(elf.SHT_PROGBITS)) // sh_type
+			return rename(b, ".strtab", "p4sswd!")
+		}, fmt.Sprintf("linked section %d is SHT_PROGBITS, want SHT_STRTAB", strIdx)},
+	}
+	for _, tt := range tests {
+		b := bytes.Clone(data)
+		if !tt.mutate(b) {
+			t.Fatalf("%s: no separate name in tiny.elf's section name table", tt.name)
+		}
+		ef, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(ef)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("%s: error %v, want one containing %q and not the section's name %q", tt.name, err, tt.want, tt.secret)
+		}
+	}
+}

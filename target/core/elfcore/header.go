@@ -103,7 +103,8 @@ func readHeader(f core.File, size int64) (*fileHeader, error) {
 		return nil, fmt.Errorf("reading the ELF header: %w", err)
 	}
 	if !bytes.HasPrefix(b[:], []byte(elf.ELFMAG)) {
-		return nil, formatErr(0, "ELF header: magic %q is not %q", b[:4], elf.ELFMAG)
+		// The file's bytes are not echoed: it may be any file.
+		return nil, formatErr(0, "ELF header: magic is not %q: not an ELF file", elf.ELFMAG)
 	}
 	h := &fileHeader{
 		class:        elf.Class(b[elf.EI_CLASS]),

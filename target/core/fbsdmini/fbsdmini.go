@@ -155,6 +155,10 @@ func Probe(head []byte) bool {
 	return false
 }
 
+// otherMachines are the machines whose FreeBSD minidumps kdap does not
+// read, named when a file's magic is one of theirs.
+var otherMachines = []string{"arm", "mips", "powerpc", "powerpc64", "riscv"}
+
 func roundPage(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }
 
 // section is a part of the file checked against its size.
@@ -181,7 +185,13 @@ func Open(f core.File) (*Dump, error) {
 		}
 	}
 	if a == nil {
-		return nil, fmt.Errorf("minidump header: magic %q is not %q, %q or %q (file offset 0x0)", magic, MagicAMD64, MagicARM64, MagicI386)
+		// The file's bytes are not echoed: it may be any file.
+		for _, m := range otherMachines {
+			if string(magic) == "minidump FreeBSD/"+m {
+				return nil, fmt.Errorf("minidump header: magic (file offset 0x0) is that of a FreeBSD %s minidump; kdap reads amd64, arm64 and i386 minidumps", m)
+			}
+		}
+		return nil, fmt.Errorf("minidump header: magic (file offset 0x0) is not %q, %q or %q", MagicAMD64, MagicARM64, MagicI386)
 	}
 	h, err := a.decode(raw[:])
 	if err != nil {

@@ -269,7 +269,7 @@ func TestSyntheticHeaderErrors(t *testing.T) {
 		{"i386 PAE ptesize odd", i386Dump(2, true), func(b []byte) { le.PutUint32(b[36:], 4100) }, "ptesize 4100 is not a multiple of 8 (file offset 0x24)"},
 		{"i386 bitmapsize odd", i386Dump(2, true), func(b []byte) { le.PutUint32(b[32:], 6) }, "bitmapsize 6 is not a multiple of 4 (file offset 0x20)"},
 		{"i386 dumpavailsize huge", i386Dump(2, true), func(b []byte) { le.PutUint32(b[48:], 1<<30) }, "dumpavailsize 1073741824 exceeds the 1048576-byte limit (file offset 0x30)"},
-		{"unknown machine", i386Dump(2, true), func(b []byte) { copy(b, "minidump FreeBSD/riscv\x00\x00") }, `magic "minidump FreeBSD/riscv" is not`},
+		{"unknown machine", i386Dump(2, true), func(b []byte) { copy(b, "minidump FreeBSD/riscv\x00\x00") }, "magic (file offset 0x0) is that of a FreeBSD riscv minidump; kdap reads amd64, arm64 and i386 minidumps"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

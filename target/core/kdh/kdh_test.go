@@ -81,7 +81,7 @@ func TestParseHeaderErrors(t *testing.T) {
 		want string
 	}{
 		{"short", make([]byte, 100), "100 bytes, expected 512"},
-		{"magic", header("Linux Kernel Dump", 0, nil), `magic "Linux Kernel Dump"`},
+		{"magic", header("Linux Kernel Dump", 0, nil), `kerneldumpheader: magic (file offset 0x0) is not "FreeBSD Kernel Dump"`},
 		{"version 3", header(kdh.MagicKernel, 0, func(b []byte) { binary.BigEndian.PutUint32(b[32:], 3) }), "version 3 is not supported"},
 		{"parity", func() []byte { b := header(kdh.MagicKernel, 0, nil); b[70] ^= 1; return b }(), "parity check failed"},
 	}
