@@ -34,11 +34,24 @@
 // Malformed input never reaches the handler. Invalid JSON, a message without
 // a known type, a request with an unknown command ("unsupported request
 // 'foo'") or with arguments that do not decode get an error response and the
-// connection keeps going. A broken frame (bad header, Content-Length above
-// MaxMessageSize, stream cut inside a message) cannot be resynchronised: the
-// connection is closed after an "output" event explaining why. After the
-// handler has answered a "disconnect" request the connection is closed, as
-// debug adapters are expected to do.
+// connection keeps going. A broken frame (bad header, stream cut inside a
+// message) cannot be resynchronised: the connection is closed after an
+// "output" event explaining why. After the handler has answered a
+// "disconnect" request the connection is closed, as debug adapters are
+// expected to do.
+//
+// # Limits
+//
+// A Server bounds what its clients can make it hold (see Limits): a
+// Content-Length above MaxMessageSize (8 MiB by default) closes the
+// connection before any of the content is read; the content of requests read
+// but not yet answered counts against MaxInFlight (64 MiB by default) across
+// all connections, and a large request that would exceed it closes its
+// connection with an "output" event saying the server is busy (a small one
+// from a connection with nothing else in flight is always taken); a listener
+// serves at most MaxConnections (64 by default) at once and tells one more
+// so before closing it. Each message's content is read into a buffer of its
+// own exact size that nothing keeps once the request has been answered.
 //
 // Requests and responses are traced at debug level through zap; in stdio mode
 // logs must go to stderr or a file (see NewLogger), never to stdout.

@@ -10,8 +10,10 @@ import (
 	"strings"
 )
 
-// MaxMessageSize is the largest Content-Length the server accepts.
-const MaxMessageSize = 64 << 20
+// DefaultMaxMessageSize is the largest Content-Length a server accepts
+// unless its Limits say otherwise: DAP requests are small, and whatever is
+// accepted is held in memory until it is answered.
+const DefaultMaxMessageSize = 8 << 20
 
 const (
 	// maxHeaderLine bounds one header line, terminator included.
@@ -24,12 +26,27 @@ const (
 // header/content framing; the stream cannot be resynchronised after one.
 var ErrFraming = errors.New("dap framing")
 
+// ErrLimit is wrapped by the errors of a message refused because of the
+// server's Limits (too large, or too many bytes in flight); the connection
+// is closed after one.
+var ErrLimit = errors.New("dap limit")
+
+// limitError marks err as caused by a limit: it is ErrLimit as well as
+// whatever err is.
+type limitError struct{ error }
+
+func (e limitError) Is(target error) bool { return target == ErrLimit }
+func (e limitError) Unwrap() error        { return e.error }
+
 // frameReader reads base-protocol messages and tracks the stream offset so
 // errors can say where the input went wrong.
 type frameReader struct {
 	r   *bufio.Reader
 	off int64
 	max int64
+	// admit, when set, is asked for every message's length before its
+	// content is read; an error stops reading.
+	admit func(n int64) error
 }
 
 func newFrameReader(r io.Reader, max int64) *frameReader {
@@ -85,7 +102,7 @@ func (f *frameReader) next() ([]byte, error) {
 			return nil, framingErr(lineOff, "Content-Length %q is not a non-negative decimal integer", truncate([]byte(value)))
 		}
 		if n > f.max {
-			return nil, framingErr(lineOff, "Content-Length %d is above the limit of %d bytes", n, f.max)
+			return nil, limitError{framingErr(lineOff, "Content-Length %d is above the limit of %d bytes", n, f.max)}
 		}
 		if length >= 0 && n != length {
 			return nil, framingErr(lineOff, "second Content-Length %d contradicts the first, %d", n, length)
@@ -95,18 +112,24 @@ func (f *frameReader) next() ([]byte, error) {
 	if length < 0 {
 		return nil, framingErr(start, "message header has no Content-Length field")
 	}
-	// Grow the buffer as bytes arrive so a lying Content-Length costs nothing.
-	var buf bytes.Buffer
-	buf.Grow(int(min(length, 64<<10)))
-	n, err := io.CopyN(&buf, f.r, length)
-	f.off += n
+	if f.admit != nil {
+		if err := f.admit(length); err != nil {
+			return nil, err
+		}
+	}
+	// Admitted bytes are counted against the server's limits, so the
+	// content is read into a buffer of exactly its size: nothing grows by
+	// doubling, and nothing outlives the message.
+	buf := make([]byte, length)
+	n, err := io.ReadFull(f.r, buf)
+	f.off += int64(n)
 	if err != nil {
-		if err == io.EOF {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, framingErr(f.off, "stream ended after %d of %d content bytes: %w", n, length, io.ErrUnexpectedEOF)
 		}
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // truncate shortens b for an error message.

@@ -23,7 +23,7 @@ func TestFrameReaderAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fr := newFrameReader(strings.NewReader(tt.input), MaxMessageSize)
+			fr := newFrameReader(strings.NewReader(tt.input), DefaultMaxMessageSize)
 			for i, want := range tt.want {
 				got, err := fr.next()
 				if err != nil || string(got) != want {

@@ -65,7 +65,7 @@ func FuzzReadMessage(f *testing.F) {
 			t.Fatalf("Serve did not return on %q", data)
 		}
 		// Whatever came in, what went out is well-framed JSON.
-		fr := newFrameReader(&out, MaxMessageSize)
+		fr := newFrameReader(&out, DefaultMaxMessageSize)
 		for {
 			b, err := fr.next()
 			if err == io.EOF {

@@ -93,7 +93,7 @@ type client struct {
 }
 
 func newClient(t testing.TB, c net.Conn) *client {
-	return &client{t: t, c: c, fr: newFrameReader(c, MaxMessageSize)}
+	return &client{t: t, c: c, fr: newFrameReader(c, DefaultMaxMessageSize)}
 }
 
 // raw writes content in a frame.

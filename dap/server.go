@@ -67,6 +67,13 @@ type conn struct {
 
 	mu      sync.Mutex
 	pending map[int]*entry // requests read but not yet answered, by seq
+
+	pool      *pool
+	budgetMu  sync.Mutex
+	inflight  int64         // bytes of this connection's admitted requests not yet answered
+	lastAdmit int64         // the size of the message the reader admitted last
+	done      bool          // the session ended: inflight went back to the pool
+	freed     chan struct{} // signalled when this connection gives bytes back
 }
 
 // entry is one decoded request on its way to the handler.
@@ -74,13 +81,26 @@ type entry struct {
 	req    godap.RequestMessage
 	ctx    context.Context
 	cancel context.CancelFunc
+	size   int64 // content bytes counted against the pool until answered
 }
 
 // Serve runs one DAP session over rw until the client disconnects, the
-// stream breaks or ctx is cancelled. It returns nil for an orderly end and
-// the framing or I/O error otherwise. When rw is an io.Closer it is closed
-// before Serve returns.
+// stream breaks or ctx is cancelled, within the default Limits. It returns
+// nil for an orderly end and the framing or I/O error otherwise. When rw is
+// an io.Closer it is closed before Serve returns.
 func Serve(ctx context.Context, rw io.ReadWriter, factory Factory, logger *zap.Logger) error {
+	return (&Server{Factory: factory, Logger: logger}).Serve(ctx, rw)
+}
+
+// Serve runs one DAP session over rw like the package's Serve, counting its
+// requests against the server's limits.
+func (s *Server) Serve(ctx context.Context, rw io.ReadWriter) error {
+	s.init()
+	return s.serve(ctx, rw, s.Logger)
+}
+
+// serve runs one session with logger.
+func (s *Server) serve(ctx context.Context, rw io.ReadWriter, logger *zap.Logger) error {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -91,9 +111,12 @@ func Serve(ctx context.Context, rw io.ReadWriter, factory Factory, logger *zap.L
 		stopWriter: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		pending:    map[int]*entry{},
+		pool:       s.pool,
+		freed:      make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	defer c.cancel()
+	defer c.giveBackAll()
 	go c.writeLoop()
 	if dl, ok := rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		// A peer that stops reading must not hold the session open forever.
@@ -101,13 +124,13 @@ func Serve(ctx context.Context, rw io.ReadWriter, factory Factory, logger *zap.L
 		defer stop()
 	}
 
-	c.handler = c.newHandler(factory)
+	c.handler = c.newHandler(s.Factory)
 	queue := make(chan *entry, queueDepth)
 	readerDone := make(chan struct{})
 	var readErr error
 	go func() {
 		defer close(readerDone)
-		readErr = c.readLoop(queue)
+		readErr = c.readLoop(queue, s.Limits.maxMessageSize())
 		c.cancel()
 	}()
 
@@ -276,9 +299,10 @@ func (c *conn) encode(m godap.Message, seq int) (b []byte, err error) {
 
 // readLoop reads and decodes messages and queues requests for the
 // dispatcher until the stream ends or the session stops.
-func (c *conn) readLoop(queue chan<- *entry) error {
+func (c *conn) readLoop(queue chan<- *entry, maxMessage int64) error {
 	defer close(queue)
-	fr := newFrameReader(c.rw, MaxMessageSize)
+	fr := newFrameReader(c.rw, maxMessage)
+	fr.admit = c.admit
 	for {
 		content, err := fr.next()
 		if err != nil {
@@ -288,7 +312,7 @@ func (c *conn) readLoop(queue chan<- *entry) error {
 				return nil
 			case c.ctx.Err() != nil:
 				return nil // the stream was closed because the session ended
-			case errors.Is(err, ErrFraming):
+			case errors.Is(err, ErrFraming), errors.Is(err, ErrLimit):
 				c.log.Warn("unrecoverable protocol error; closing connection", zap.Error(err))
 				c.send(&godap.OutputEvent{
 					Event: godap.Event{Event: "output"},
@@ -303,19 +327,23 @@ func (c *conn) readLoop(queue chan<- *entry) error {
 		if c.log.Core().Enabled(zapcore.DebugLevel) {
 			c.log.Debug("recv", zap.ByteString("json", content))
 		}
+		size := c.takeAdmitted()
 		req, reject := c.decode(content)
+		content = nil // the decoded request is all that stays in flight
 		if reject != nil {
+			c.giveBack(size)
 			c.log.Info("rejected message", zap.String("error", reject.Message))
 			c.send(reject)
 			continue
 		}
 		if req == nil {
+			c.giveBack(size)
 			continue
 		}
 		if cr, ok := req.(*godap.CancelRequest); ok && cr.Arguments != nil && cr.Arguments.RequestId != 0 {
 			c.cancelRequest(cr.Arguments.RequestId)
 		}
-		e := &entry{req: req}
+		e := &entry{req: req, size: size}
 		e.ctx, e.cancel = context.WithCancel(c.ctx)
 		c.mu.Lock()
 		c.pending[req.GetSeq()] = e
@@ -324,6 +352,7 @@ func (c *conn) readLoop(queue chan<- *entry) error {
 		case queue <- e:
 		case <-c.ctx.Done():
 			e.cancel()
+			c.giveBack(e.size)
 			return nil
 		}
 	}
@@ -410,6 +439,8 @@ func (c *conn) dispatch(e *entry) (disconnect bool) {
 		c.mu.Lock()
 		delete(c.pending, r.Seq)
 		c.mu.Unlock()
+		c.giveBack(e.size)
+		e.size = 0
 	}()
 	if c.ctx.Err() != nil {
 		return true

@@ -179,7 +179,7 @@ func TestFramingErrorsCloseConnection(t *testing.T) {
 		want  string
 	}{
 		{"bad length", "Content-Length: abc\r\n\r\n{}", `Content-Length "abc" is not a non-negative decimal integer (stream offset 0x0)`},
-		{"too long", "Content-Length: 67108865\r\n\r\n", "Content-Length 67108865 is above the limit of 67108864 bytes (stream offset 0x0)"},
+		{"too long", "Content-Length: 67108865\r\n\r\n", "Content-Length 67108865 is above the limit of 8388608 bytes (stream offset 0x0)"},
 		{"no length", "Content-Type: application/json\r\n\r\n{}", "message header has no Content-Length field (stream offset 0x0)"},
 		{"not a header", "hello\r\n\r\n", `header line "hello\r\n" is not "Name: value" (stream offset 0x0)`},
 		{"LF only", "Content-Length: 2\n\n{}", `header line "Content-Length: 2\n" does not end with CRLF (stream offset 0x0)`},

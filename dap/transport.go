@@ -2,6 +2,7 @@ package dap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	godap "github.com/google/go-dap"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -27,7 +29,12 @@ type stdio struct {
 // ServeStdio runs one session over the process's standard input and output.
 // Nothing but DAP messages is written to stdout; logger must not write there.
 func ServeStdio(ctx context.Context, factory Factory, logger *zap.Logger) error {
-	return Serve(ctx, stdio{os.Stdin, os.Stdout}, factory, logger)
+	return (&Server{Factory: factory, Logger: logger}).ServeStdio(ctx)
+}
+
+// ServeStdio runs one session over the process's standard input and output.
+func (s *Server) ServeStdio(ctx context.Context) error {
+	return s.Serve(ctx, stdio{os.Stdin, os.Stdout})
 }
 
 // ListenAndServe listens on addr (DefaultAddr when empty) and serves every
@@ -45,16 +52,24 @@ func ListenAndServe(ctx context.Context, addr string, factory Factory, logger *z
 }
 
 // ServeListener accepts connections on ln, each served by Serve with its own
-// Handler, until ctx is cancelled; it then closes ln, ends every session and
-// returns nil once all have finished.
+// Handler within the default Limits, until ctx is cancelled; it then closes
+// ln, ends every session and returns nil once all have finished.
 func ServeListener(ctx context.Context, ln net.Listener, factory Factory, logger *zap.Logger) error {
-	if logger == nil {
-		logger = zap.NewNop()
-	}
+	return (&Server{Factory: factory, Logger: logger}).ServeListener(ctx, ln)
+}
+
+// ServeListener is the package's ServeListener within the server's Limits:
+// a connection beyond MaxConnections gets an output event saying so and is
+// closed.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	s.init()
+	logger := s.Logger
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
 		logger.Warn("listening on a non-loopback address: anyone who can reach it can read the dump", zap.Stringer("addr", a))
 	}
-	logger.Info("DAP server listening", zap.Stringer("addr", ln.Addr()))
+	logger.Info("DAP server listening", zap.Stringer("addr", ln.Addr()),
+		zap.Int64("max_message_size", s.Limits.maxMessageSize()), zap.Int64("max_in_flight", s.Limits.maxInFlight()),
+		zap.Int("max_connections", s.Limits.maxConnections()))
 	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -80,18 +95,60 @@ func ServeListener(ctx context.Context, ln net.Listener, factory Factory, logger
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		if !s.addConn() {
+			s.refuse(nc)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer s.dropConn()
 			l := logger.With(zap.Stringer("remote", nc.RemoteAddr()))
 			l.Info("session started")
-			if err := Serve(ctx, nc, factory, l); err != nil {
+			if err := s.serve(ctx, nc, l); err != nil {
 				l.Info("session ended with an error", zap.Error(err))
 				return
 			}
 			l.Info("session ended")
 		}()
 	}
+}
+
+// addConn counts a new connection if the limit allows it.
+func (s *Server) addConn() bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.conns >= s.Limits.maxConnections() {
+		return false
+	}
+	s.conns++
+	return true
+}
+
+// dropConn uncounts a connection whose session ended.
+func (s *Server) dropConn() {
+	s.connMu.Lock()
+	s.conns--
+	s.connMu.Unlock()
+}
+
+// refuseTimeout bounds the write of a refusal: a fresh connection's empty
+// send buffer takes it at once, and the accept loop must not wait.
+const refuseTimeout = 100 * time.Millisecond
+
+// refuse tells a connection beyond the limit why it is closed, and closes it.
+func (s *Server) refuse(nc net.Conn) {
+	msg := fmt.Sprintf("kdap: too many connections: this server serves at most %d at a time; try again later\n", s.Limits.maxConnections())
+	s.Logger.Warn("refusing a connection: too many connections", zap.Stringer("remote", nc.RemoteAddr()), zap.Int("max_connections", s.Limits.maxConnections()))
+	b, err := json.Marshal(&godap.OutputEvent{
+		Event: godap.Event{ProtocolMessage: godap.ProtocolMessage{Seq: 1, Type: "event"}, Event: "output"},
+		Body:  godap.OutputEventBody{Category: "important", Output: msg},
+	})
+	if err == nil {
+		_ = nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		_ = godap.WriteBaseMessage(nc, b)
+	}
+	_ = nc.Close()
 }
 
 // NewLogger builds a logger writing to path (stderr when empty) at level

@@ -231,7 +231,7 @@ func TestServeStdioWritesOnlyProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every byte on stdout belongs to a frame: three responses and nothing else.
-	fr := newFrameReader(bytes.NewReader(out), MaxMessageSize)
+	fr := newFrameReader(bytes.NewReader(out), DefaultMaxMessageSize)
 	for i := range 3 {
 		if _, err := fr.next(); err != nil {
 			t.Fatalf("stdout frame %d: %v (stdout %q)", i, err, out)
