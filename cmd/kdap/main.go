@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kdap %s: warning: %s\n", args[0], w)
 		}
 	}
+	opened = nil // the closed target's memory is free to go
 	switch {
 	case err == nil:
 		return 0

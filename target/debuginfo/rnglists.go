@@ -53,6 +53,9 @@ func (d *Data) checkRangeList(e godwarf.Entry, die dwarf.Offset) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRangeListHeader(sec, off, d.ptrSize, d.order.Uint32, d.order.Uint64); err != nil {
+		return err
+	}
 	return walkRangeList(sec, off, d.ptrSize, d.order.Uint64, d.order.Uint32)
 }
 
@@ -222,4 +225,43 @@ func tagName(t dwarf.Tag) string {
 		return "lexical block"
 	}
 	return "scope"
+}
+
+// checkRangeListHeader finds the .debug_rnglists contribution whose
+// lists hold offset off and checks its header (DWARF 5 section 7.28): a
+// unit length inside the section, version 5, the unit's address size and
+// no segment selectors. A zeroed or overwritten header means the lists
+// behind it cannot be trusted, though they may still decode: an all-zero
+// list is an empty one, which would drop an inlined frame in silence.
+func checkRangeListHeader(sec []byte, off uint64, ptrSize int, u32 func([]byte) uint32, u64 func([]byte) uint64) error {
+	pos := uint64(0)
+	for pos < uint64(len(sec)) {
+		at := pos
+		if uint64(len(sec))-pos < 12 {
+			return fmt.Errorf(".debug_rnglists contribution at %#x: a %d-byte header does not fit before the end of the section", at, 12)
+		}
+		length := uint64(u32(sec[pos:]))
+		hdr := uint64(4)
+		if length == 0xffffffff {
+			if uint64(len(sec))-pos < 20 {
+				return fmt.Errorf(".debug_rnglists contribution at %#x: the 64-bit header does not fit before the end of the section", at)
+			}
+			length = u64(sec[pos+4:])
+			hdr = 12
+		}
+		if length < 8 || length > uint64(len(sec))-pos-hdr {
+			return fmt.Errorf(".debug_rnglists contribution at %#x: unit_length %#x does not fit the %#x-byte section", at, length, len(sec))
+		}
+		v := sec[pos+hdr : pos+hdr+8]
+		version := uint16(v[0]) | uint16(v[1])<<8
+		if version != 5 || int(v[2]) != ptrSize || v[3] != 0 {
+			return fmt.Errorf(".debug_rnglists contribution at %#x: version %d, address size %d, segment selector size %d; want 5, %d, 0", at, version, v[2], v[3], ptrSize)
+		}
+		end := pos + hdr + length
+		if off >= pos && off < end {
+			return nil
+		}
+		pos = end
+	}
+	return fmt.Errorf("range list offset %#x is past every .debug_rnglists contribution", off)
 }
