@@ -48,5 +48,6 @@ genassym(void)
 	ASSYM(TF_RIP, offsetof(struct trapframe, tf_rip));
 	ASSYM(TF_SIZE, sizeof(struct trapframe));
 	ASSYM(NKPT_BOOT, 2);
+	ASSYM(KERNPHYS_PA, KERNPHYS);
 	ASSYM(KSTACK_SIZE, KSTACK_PAGES * PAGE_SIZE);
 }

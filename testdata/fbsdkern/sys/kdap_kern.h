@@ -1,10 +1,10 @@
-/*
- * Types and structures of the kdap fixture kernel.  Member names and their
- * order follow FreeBSD 14 amd64 (sys/sys/proc.h, sys/sys/pcpu.h,
- * sys/sys/msgbuf.h, sys/amd64/include/pcb.h, sys/x86/include/frame.h,
- * sys/sys/kerneldump.h, sys/amd64/include/minidump.h); members a debugger
- * does not need are partly left out or folded into padding.
- */
+/* Types and structures of the kdap fixture kernel (FreeBSD 14 amd64 names
+ * and member order; sources and build-variant switches: end of file). */
+#ifdef STOPPCBS_PTR
+#define	STOPPCBS_DECL	*stoppcbs		/* FreeBSD 14.0+: allocated at boot */
+#else
+#define	STOPPCBS_DECL	stoppcbs[MAXCPU]	/* before 14.0: a static array */
+#endif
 #ifndef _KDAP_KERN_H_
 #define _KDAP_KERN_H_
 
@@ -59,7 +59,7 @@ typedef __builtin_va_list	va_list;
 #define DMAP_MAX_ADDRESS	0xfffffc0000000000UL
 #define PHYS_TO_DMAP(pa)	((vm_offset_t)(pa) + DMAP_MIN_ADDRESS)
 #define DMAP_TO_PHYS(va)	((vm_paddr_t)(va) - DMAP_MIN_ADDRESS)
-#define KVTOP(va)		((vm_paddr_t)(va) - KERNBASE)
+#define KVTOP(va)		((vm_paddr_t)(va) - KVTOP_OFFSET)
 
 #define PG_V		0x001UL
 #define PG_RW		0x002UL
@@ -556,7 +556,7 @@ struct minidumphdr {
 extern LIST_HEAD(proclist, proc) allproc, zombproc;
 extern struct pcb dumppcb;
 extern lwpid_t dumptid;
-extern struct pcb stoppcbs[MAXCPU];
+extern struct pcb STOPPCBS_DECL;
 extern u_int mp_maxid;
 extern int mp_ncpus;
 extern cpuset_t stopped_cpus;
@@ -656,5 +656,66 @@ void cpustop_handler(void);
 extern int random_wakeups;
 extern struct proc *kdap_sysctl_proc;
 extern int kdap_random_chan;
+
+/*
+ * Member names and their order follow FreeBSD 14 amd64 (sys/sys/proc.h,
+ * sys/sys/pcpu.h, sys/sys/msgbuf.h, sys/amd64/include/pcb.h,
+ * sys/x86/include/frame.h, sys/sys/kerneldump.h,
+ * sys/amd64/include/minidump.h); members a debugger does not need are
+ * partly left out or folded into padding.
+ *
+ * Build variants (Makefile; testdata/README.md).  Their switches only add
+ * code through the macros below, which expand to nothing or to the
+ * original tokens in the default builds: the fp and nofp kernels, their
+ * line tables and so the committed fixtures stay byte for byte the same.
+ *
+ * KERNPHYS: the physical address the image (linked at KERNBASE + 2 MB) is
+ * loaded at, FreeBSD's kernphys.  0x200000 (the BIOS loader's place) by
+ * default; the kernphys variant sets it elsewhere, as loader.efi may since
+ * FreeBSD 13.1, and KERNBASE + 2 MB then maps there: an image address
+ * minus KVTOP_OFFSET is its physical address (KVTOP above).
+ */
+#ifndef KERNPHYS
+#define KERNPHYS	0x200000UL
+#endif
+#define KVTOP_OFFSET	(KERNBASE + NBPDR - KERNPHYS)
+
+/*
+ * STOPPCBS_PTR: stoppcbs is a pointer to mp_maxid + 1 PCBs allocated at
+ * boot (FreeBSD 14.0, __FreeBSD_version 1400089, and later) instead of the
+ * array struct pcb stoppcbs[MAXCPU] of older kernels.  STOPPCBS_ALLOC
+ * (used without a semicolon, so that it leaves no statement behind in the
+ * default builds) allocates it in hammer_time().  STOP_SAVECTX is the
+ * savectx() of cpustop_handler(); in the variant it first loads known
+ * values into the callee-saved registers savectx() records, so that a test
+ * can tell the stopped CPU's PCB from any other (values: KDAP_STOP_RBX ...).
+ */
+#ifdef STOPPCBS_PTR
+void cpu_mp_alloc_stoppcbs(void);
+#define STOPPCBS_ALLOC	cpu_mp_alloc_stoppcbs();
+#define KDAP_STOP_RBX	0x6b6461700000000bUL
+#define KDAP_STOP_R12	0x6b64617000000012UL
+#define KDAP_STOP_R13	0x6b64617000000013UL
+#define KDAP_STOP_R14	0x6b64617000000014UL
+#define KDAP_STOP_R15	0x6b64617000000015UL
+#define STOP_SAVECTX(addr) do {						\
+	struct pcb *stop_pcb_ = (addr);					\
+	__asm__ volatile(						\
+	    "movabsq %1, %%rbx\n\t"					\
+	    "movabsq %2, %%r12\n\t"					\
+	    "movabsq %3, %%r13\n\t"					\
+	    "movabsq %4, %%r14\n\t"					\
+	    "movabsq %5, %%r15\n\t"					\
+	    "call savectx"						\
+	    : "+D"(stop_pcb_)						\
+	    : "i"(KDAP_STOP_RBX), "i"(KDAP_STOP_R12), "i"(KDAP_STOP_R13),	\
+	      "i"(KDAP_STOP_R14), "i"(KDAP_STOP_R15)			\
+	    : "rax", "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10",	\
+	      "r11", "r12", "r13", "r14", "r15", "cc", "memory");	\
+} while (0)
+#else
+#define STOPPCBS_ALLOC
+#define STOP_SAVECTX(pcb)	savectx(pcb)
+#endif
 
 #endif /* _KDAP_KERN_H_ */

@@ -37,6 +37,13 @@ def elf_symbols(path):
     return syms
 
 
+def stoppcbs_base(syms, q):
+    """Address of stoppcbs[0]: the array itself, or where the pointer of
+    FreeBSD 14.0+ (an 8-byte symbol) points."""
+    va, size, _ = syms['stoppcbs']
+    return q(va) if size == 8 else va
+
+
 def symbolize(syms, addr):
     best = None
     for n, (v, sz, t) in syms.items():
@@ -288,7 +295,8 @@ def main():
     dumptid = i32(syms['dumptid'][0])
     print('dumptid:', dumptid, 'hz:', i32(syms['hz'][0]),
           'mp_maxid:', i32(syms['mp_maxid'][0]),
-          'stopped_cpus:', hex(q(syms['stopped_cpus'][0])))
+          'stopped_cpus:', hex(q(syms['stopped_cpus'][0])),
+          'stoppcbs[0]: %#x' % stoppcbs_base(syms, q))
 
     def pcb_regs(pcb, r=rd):
         v = struct.unpack('<8Q', r(pcb, 64))
@@ -311,7 +319,8 @@ def main():
             out.append(symbolize(syms, ret - 1))
         return out
 
-    fp = 'fp' in kpath.split('/')[-2:-1] or '/fp/' in kpath
+    # fp, fp-stoppcbs-ptr, fp-kernphys: frame-pointer builds
+    fp = kpath.split('/')[-2].startswith('fp') or '/fp/' in kpath
     for lname in ('allproc', 'zombproc'):
         p = q(syms[lname][0])
         while p:
@@ -329,7 +338,7 @@ def main():
                     regs = pcb_regs(syms['dumppcb'][0])
                     src = 'dumppcb'
                 elif oncpu != 0xff:
-                    regs = pcb_regs(syms['stoppcbs'][0] + oncpu * 320)
+                    regs = pcb_regs(stoppcbs_base(syms, q) + oncpu * 320)
                     src = 'stoppcbs[%d]' % oncpu
                 print('%-8s pid %4d %-14s tid %d %-18r oncpu %-4s %-12s '
                       'rip %#x (%s) rsp %#x' % (

@@ -48,7 +48,7 @@ for lname in ('allproc', 'zombproc'):
             if tid == dumptid:
                 pcb = syms['dumppcb'][0]
             elif oncpu != 0xff:
-                pcb = syms['stoppcbs'][0] + oncpu * 320
+                pcb = stoppcbs_base(syms, q) + oncpu * 320
             threads.append((tid, struct.unpack('<8Q', rd(pcb, 64))))
             td = q(td + off['thread_off_td_plist'])
         p = q(p + off['proc_off_p_list'])

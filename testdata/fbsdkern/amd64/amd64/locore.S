@@ -1,13 +1,13 @@
-/*
- * Boot entry: QEMU starts the kernel through the PVH ELF note in 32-bit
- * protected mode with paging off and %ebx = physical address of the
- * hvm_start_info.  Build the boot page tables, enter long mode, jump to
- * the kernel's virtual addresses and run hammer_time() and mi_startup().
- */
-#include "assym.inc"
-
+/* Boot entry (PVH note: 32-bit, paging off, %ebx = hvm_start_info): build
+ * the boot page tables, enter long mode, run hammer_time(), mi_startup(). */
+#include "assym.inc"	/* KERNPHYS_PA: physical address of the image */
+#if KERNPHYS_PA == 0x200000	/* identity map while paging is switched on: */
+#define	IDMAP_PDP	boot_pdp_lo	/* the kernel PD (covers the image) */
+#else
+#define	IDMAP_PDP	boot_dmap_pdp	/* the 1 GB direct-map page at 0 */
+#endif
 	.set	KERNBASE, 0xffffffff80000000
-#define	PHYS(x)	((x) - KERNBASE)
+#define	PHYS(x)	((x) - KERNBASE - 0x200000 + KERNPHYS_PA)
 #define	PG_V_RW	0x003
 #define	PG_PS	0x080
 
@@ -35,17 +35,17 @@ xen_start32:
 	rep stosb
 	movl	%esi, PHYS(hvm_start_info_pa)
 
-	/* Kernel page directory: nkpt 2 MB pages from physical 0. */
+	/* Kernel page directory: nkpt (2) 2 MB pages, at 0 and KERNPHYS_PA. */
 	movl	$PHYS(boot_kpd), %edi
 	movl	$(PG_V_RW | PG_PS), %eax
 	movl	$NKPT_BOOT, %ecx
 1:	movl	%eax, (%edi)
-	addl	$0x200000, %eax
+	addl	$KERNPHYS_PA, %eax
 	addl	$8, %edi
 	loop	1b
 
 	/* PML4[0] -> identity PDP (temporary), PML4[511] -> high PDP. */
-	movl	$PHYS(boot_pdp_lo), %eax
+	movl	$PHYS(IDMAP_PDP), %eax
 	orl	$PG_V_RW, %eax
 	movl	%eax, PHYS(boot_pml4)
 	movl	$PHYS(boot_pdp_hi), %eax

@@ -193,7 +193,7 @@ hammer_time(uint64_t start_info_pa)
 	vm_paddr_t pa;
 	int i;
 
-	KPML4phys = (uint64_t)boot_pml4 - KERNBASE;
+	KPML4phys = (uint64_t)boot_pml4 - KVTOP_OFFSET;
 	/* Drop the identity mapping used while entering long mode. */
 	boot_pml4[0] = 0;
 	__asm__ volatile("movq %0, %%cr3" :: "r"(KPML4phys) : "memory");
@@ -219,7 +219,7 @@ hammer_time(uint64_t start_info_pa)
 		cpuid_to_pcpu[i] = &__pcpu[i];
 	}
 	__pcpu[0].pc_allcpu_next = &__pcpu[1];
-
+	STOPPCBS_ALLOC		/* STOPPCBS_PTR builds: allocate stoppcbs */
 	setidt(14, Xpage);
 	lidt();
 

@@ -1,7 +1,7 @@
 /* The simulated second CPU and the stop IPI. */
 #include "../../sys/kdap_kern.h"
 
-struct pcb stoppcbs[MAXCPU];
+struct pcb STOPPCBS_DECL;
 cpuset_t stopped_cpus;
 cpuset_t started_cpus;
 cpuset_t all_cpus;
@@ -23,7 +23,7 @@ cpustop_handler(void)
 	struct thread *next;
 	u_int cpu = 1;
 
-	savectx(&stoppcbs[cpu]);
+	STOP_SAVECTX(&stoppcbs[cpu]);
 	__atomic_or_fetch(&stopped_cpus.__bits[0], 1L << cpu, __ATOMIC_SEQ_CST);
 	td->td_oncpu = cpu;
 	td->td_lastcpu = cpu;
@@ -47,3 +47,16 @@ ipi_nmi_handler(void)
 	ipi_nmi_pending |= 1 << 1;
 	cpustop_handler();
 }
+
+#ifdef STOPPCBS_PTR
+/*
+ * FreeBSD 14.0 and later allocate stoppcbs at boot, one PCB per CPU up to
+ * mp_maxid; here it comes from the small-page allocator, so it has a
+ * direct-map address like other kernel malloc memory.
+ */
+void
+cpu_mp_alloc_stoppcbs(void)
+{
+	stoppcbs = uma_small_alloc((mp_maxid + 1) * sizeof(struct pcb));
+}
+#endif
