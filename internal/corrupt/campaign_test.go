@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -106,8 +107,8 @@ func defect(r, base verbRun, bound int64) string {
 	switch {
 	case r.timedOut:
 		return fmt.Sprintf("hang: killed after %s", timeBound)
-	case strings.Contains(r.stderr, "panic:") || strings.Contains(r.stderr, "goroutine ") && strings.Contains(r.stderr, "[running]"):
-		return "panic: " + firstLine(r.stderr[strings.Index(r.stderr, "panic"):])
+	case goCrash.MatchString(r.stderr):
+		return "crash: " + goCrash.FindString(r.stderr)
 	case r.rss > bound:
 		return fmt.Sprintf("peak memory %d MiB, bound %d MiB", r.rss>>20, bound>>20)
 	case r.exit == 0 && len(r.stdout) < len(base.stdout) && !warns(r):
@@ -117,6 +118,10 @@ func defect(r, base verbRun, bound int64) string {
 	}
 	return ""
 }
+
+// goCrash matches what the Go runtime prints when a program panics or
+// dies: "panic: …" or "fatal error: …" at the start of a line.
+var goCrash = regexp.MustCompile(`(?m)^(panic|fatal error): .*$`)
 
 func warns(r verbRun) bool {
 	s := r.stdout + r.stderr
