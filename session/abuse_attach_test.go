@@ -186,27 +186,91 @@ func TestAttachTimeout(t *testing.T) {
 
 // TestDisconnectDuringAttach: a client that goes away while its attach
 // runs ends the session at once, and nothing stays behind once the open
-// returns.
+// returns: goroutines, descriptors and heap go back to where they were.
 func TestDisconnectDuringAttach(t *testing.T) {
 	warmSession(t)
 	base := takeBaseline(t)
-	slow := newSlowOpen()
-	c, done := optClient(t, session.Options{Open: slow.open})
-	c.mustCall("initialize", map[string]any{"adapterID": "kdap"})
-	if _, err := c.send("attach", attachArgs(t)); err != nil {
-		t.Fatal(err)
-	}
-	<-slow.entered
-	c.conn.Close()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
+	heapBefore := heapInuse()
+	for i := range 20 {
+		slow := newSlowOpen()
+		c, done := optClient(t, session.Options{Open: slow.open})
+		c.mustCall("initialize", map[string]any{"adapterID": "kdap"})
+		if _, err := c.send("attach", attachArgs(t)); err != nil {
+			t.Fatal(err)
+		}
+		<-slow.entered
+		c.conn.Close()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			close(slow.release)
+			<-done
+			t.Fatalf("session %d did not end within 3s of its client disconnecting during attach", i)
+		}
 		close(slow.release)
-		<-done
-		t.Fatal("the session did not end within 3s of its client disconnecting during attach")
 	}
+	base.settle(t, 0, "after clients disconnected during attach")
+	if grown := int64(heapInuse()) - int64(heapBefore); grown > 8<<20 {
+		t.Errorf("HeapInuse grew by %d MiB over 20 abandoned attaches", grown>>20)
+	}
+}
+
+// heapInuse returns HeapInuse after two GCs (the first leaves sync.Pool's
+// victim caches).
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// TestAttachOpeningLimit: opens that never finish cannot pile up without
+// bound; the attach beyond the limit gives up within its timeout.
+func TestAttachOpeningLimit(t *testing.T) {
+	warmSession(t)
+	base := takeBaseline(t)
+	slow := newSlowOpen()
+	opts := session.Options{Open: slow.open, AttachTimeout: 100 * time.Millisecond}
+	defer func() {
+		select {
+		case <-slow.release:
+		default:
+			close(slow.release)
+		}
+	}()
+	// Sixteen attaches hang in open and are given up; their opens go on.
+	for i := range 16 {
+		c, _ := optClient(t, opts)
+		c.mustCall("initialize", map[string]any{"adapterID": "kdap"})
+		if msg := c.failCall("attach", attachArgs(t)); !strings.Contains(msg, "took longer than 100ms") {
+			t.Fatalf("attach %d: %q", i, msg)
+		}
+		c.disconnect()
+	}
+	c, _ := optClient(t, opts)
+	c.mustCall("initialize", map[string]any{"adapterID": "kdap"})
+	if msg := c.failCall("attach", attachArgs(t)); !strings.Contains(msg, "16 other dumps have been opening") {
+		t.Errorf("attach beyond the limit: %q", msg)
+	}
+	c.disconnect()
 	close(slow.release)
-	base.settle(t, 0, "after a client disconnected during attach")
+	// Once the hung opens return, attaching works again.
+	c, _ = optClient(t, session.Options{})
+	deadline := time.Now().Add(5 * time.Second)
+	c.mustCall("initialize", map[string]any{"adapterID": "kdap"})
+	for {
+		r := c.call("attach", attachArgs(t))
+		if r.GetResponse().Success {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attach after the opens finished: %s", r.GetResponse().Message)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.disconnect()
+	base.settle(t, 0, "after the hung opens finished")
 }
 
 // TestAttachNonRegularFiles: a named pipe, a directory or a device given

@@ -511,9 +511,11 @@ func abuseAttach(t *testing.T, addr, core, kernel string) {
 }
 
 // abuseConnections opens and drops 1,000 connections: some at once, some
-// mid-header, some mid-attach, some after a request.
+// mid-header, some mid-attach (50 of them while the fixture dump opens),
+// some after a request.
 func abuseConnections(t *testing.T, addr string) {
 	const n, workers = 1000, 20
+	attach := attachArgs(t)
 	var wg sync.WaitGroup
 	var refused, failed sync.Map
 	for w := range workers {
@@ -529,7 +531,12 @@ func abuseConnections(t *testing.T, addr string) {
 				case 1:
 					io.WriteString(nc, "Content-Len")
 				case 2:
-					b, _ := json.Marshal(map[string]any{"seq": 1, "type": "request", "command": "attach", "arguments": map[string]any{"core": "/nonexistent/vmcore"}})
+					// Every fifth of these drops while the real dump opens.
+					args := map[string]any{"core": "/nonexistent/vmcore"}
+					if i%20 == 2 {
+						args = attach
+					}
+					b, _ := json.Marshal(map[string]any{"seq": 1, "type": "request", "command": "attach", "arguments": args})
 					fmt.Fprintf(nc, "Content-Length: %d\r\n\r\n%s", len(b), b)
 				case 3:
 					fmt.Fprintf(nc, "Content-Length: 60\r\n\r\n")

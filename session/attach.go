@@ -128,6 +128,15 @@ type opened struct {
 	err    error
 }
 
+// maxOpening bounds the dumps being opened at once in the process. An open
+// that hangs (a file on a dead network mount) keeps its goroutine and OS
+// thread after its attach has given up; this bounds how many a client that
+// reconnects and retries can pile up.
+const maxOpening = 16
+
+// opening holds one token per dump being opened.
+var opening = make(chan struct{}, maxOpening)
+
 // openBounded opens the dump on another goroutine and waits for it, for
 // ctx or for the attach timeout, whichever comes first.
 func (s *Session) openBounded(ctx context.Context, core, kernel string) (opened, error) {
@@ -139,6 +148,19 @@ func (s *Session) openBounded(ctx context.Context, core, kernel string) (opened,
 	if open == nil {
 		open = target.Open
 	}
+	var timer <-chan time.Time
+	if timeout > 0 {
+		tm := time.NewTimer(timeout)
+		defer tm.Stop()
+		timer = tm.C
+	}
+	select {
+	case opening <- struct{}{}:
+	case <-ctx.Done():
+		return opened{}, fmt.Errorf("attach to %s given up: %w", core, context.Cause(ctx))
+	case <-timer:
+		return opened{}, fmt.Errorf("opening %s: %d other dumps have been opening for %v; giving up (--attach-timeout sets this bound)", core, maxOpening, timeout)
+	}
 	log := s.log
 	var (
 		mu        sync.Mutex
@@ -147,6 +169,7 @@ func (s *Session) openBounded(ctx context.Context, core, kernel string) (opened,
 	)
 	go func() {
 		o := openDump(open, core, kernel, log)
+		<-opening
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {
@@ -156,12 +179,6 @@ func (s *Session) openBounded(ctx context.Context, core, kernel string) (opened,
 		}
 		result <- o
 	}()
-	var timer <-chan time.Time
-	if timeout > 0 {
-		tm := time.NewTimer(timeout)
-		defer tm.Stop()
-		timer = tm.C
-	}
 	var why error
 	select {
 	case o := <-result:
