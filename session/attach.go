@@ -62,16 +62,6 @@ func (s *Session) attach(ctx context.Context, reqSeq int, raw json.RawMessage) e
 	if err != nil {
 		return err
 	}
-	// A named pipe or a device would block open(2) or read forever: refuse
-	// anything but a regular file before opening it.
-	if err := regularFile("core", a.Core); err != nil {
-		return err
-	}
-	if a.Kernel != "" {
-		if err := regularFile("kernel", a.Kernel); err != nil {
-			return err
-		}
-	}
 	s.setLog(a.LogFile, a.LogLevel)
 	end := s.progress(reqSeq, "Opening "+filepath.Base(a.Core))
 	o, err := s.openBounded(ctx, a.Core, a.Kernel)
@@ -212,11 +202,19 @@ func openDump(open func(string, string, target.Options) (*target.Target, error),
 			log.Error("opening a dump panicked", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 		}
 	}()
+	// A named pipe or a device would block open(2) or read forever: refuse
+	// anything but a regular file before opening it. Even stat(2) can hang
+	// (a dead network mount), so this runs within the bound too.
+	if err := regularFile("core", core); err != nil {
+		return opened{err: err}
+	}
 	if kernel == "" {
 		var err error
 		if kernel, err = target.FindKernel(core); err != nil {
 			return opened{err: err}
 		}
+	} else if err := regularFile("kernel", kernel); err != nil {
+		return opened{err: err}
 	}
 	t, err := open(core, kernel, target.Options{Logger: log})
 	if err != nil {
