@@ -26,6 +26,18 @@ func (d *Data) VariableType(name string) (godwarf.Type, error) {
 		return nil, fmt.Errorf("variable '%s': %w", name, err)
 	}
 	toff, ok := e.Val(dwarf.AttrType).(dwarf.Offset)
+	// A definition of a variable a header declares extern has no type of
+	// its own: DW_AT_specification names the declaration that has it.
+	for hops := 0; !ok && hops < 4; hops++ {
+		spec, isSpec := e.Val(dwarf.AttrSpecification).(dwarf.Offset)
+		if !isSpec {
+			break
+		}
+		if e, err = d.entryAt(spec); err != nil {
+			return nil, fmt.Errorf("variable '%s': its declaration: %w", name, err)
+		}
+		toff, ok = e.Val(dwarf.AttrType).(dwarf.Offset)
+	}
 	if !ok {
 		return nil, fmt.Errorf("variable '%s' (DIE %#x) has no type: %w", name, off, ErrNotFound)
 	}
