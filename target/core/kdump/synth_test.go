@@ -554,6 +554,14 @@ func FuzzKdumpHeader(f *testing.F) {
 func FuzzFlattened(f *testing.F) {
 	f.Add(flatten(fuzzSeed(f), 1))
 	f.Add(flatten([]byte("\x7fELF"), 2))
+	// Size fields far beyond the records (see TestHostileSizesAllocation),
+	// and records written backwards.
+	f.Add(flatStream([]flatRecord{{0, hostileHeader(262144)}, {3 << 30, []byte{1}}}))
+	var back []flatRecord
+	for off := uint64(64); off > 0; off-- {
+		back = append(back, flatRecord{8192 + off*3, []byte{1, 2, 3, 4}})
+	}
+	f.Add(flatStream(append(back, flatRecord{0, hostileHeader(2)})))
 	for _, b := range testfixture.LinuxPrefixes("vmcore.kdump-flat", 16<<10) {
 		f.Add(b)
 	}
