@@ -18,7 +18,7 @@ func TestBadCFIFallsBack(t *testing.T) {
 	const sp = 0x8000
 	chain := func() *region {
 		return newRegion(0x7000, 0x2000).
-			put(sp, sp+0x10).put(sp+8, 0x1410). // broken's frame record: caller nocfi
+			put(sp, sp+0x10).put(sp+8, 0x1410).  // broken's frame record: caller nocfi
 			put(sp+0x10, 0).put(sp+0x18, 0x1210) // nocfi's: caller fork_trampoline
 	}
 	withFDE := func(instr []byte) func(t *testing.T) CFI {
