@@ -406,6 +406,16 @@ func (s *Session) configurationDone(r *godap.Request) (godap.Message, error) {
 			s.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "console", Output: mb.Unread}})
 		}
 	}
+	// What the dump lacks and what could not be read of its lists: the
+	// thread list is read first so that its damage is known.
+	_, _ = t.Threads()
+	if ws := t.Warnings(); len(ws) > 0 {
+		var b strings.Builder
+		for _, w := range ws {
+			b.WriteString("kdap: warning: " + w + "\n")
+		}
+		s.send(&godap.OutputEvent{Event: event("output"), Body: godap.OutputEventBody{Category: "important", Output: b.String()}})
+	}
 	panicStr, _ := t.OS.PanicString()
 	body := godap.StoppedEventBody{Reason: "exception", AllThreadsStopped: true, Text: "panic", Description: panicStr}
 	if panicStr == "" {

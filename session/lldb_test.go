@@ -35,6 +35,14 @@ func TestLLDBDumpsOverDAP(t *testing.T) {
 			kernel := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(lc.Kernel, ".yaml"))
 			c := pipeClient(t)
 			stopped := c.attach(map[string]any{"core": core, "kernel": kernel})
+			// Each of LLDB's copies ends early: the session says so.
+			warn := c.event("output").(*godap.OutputEvent).Body
+			for warn.Category != "important" {
+				warn = c.event("output").(*godap.OutputEvent).Body
+			}
+			if !strings.Contains(warn.Output, "kdap: warning: the file ends early") {
+				t.Errorf("warning event %q, want the dump's truncation", warn.Output)
+			}
 			ths := c.mustCall("threads", nil).(*godap.ThreadsResponse).Body.Threads
 			if len(ths) != lc.NumThreads {
 				t.Errorf("%d threads, LLDB %d", len(ths), lc.NumThreads)
