@@ -280,7 +280,16 @@ func TestParsePRStatus(t *testing.T) {
 }
 
 func FuzzParsePRStatus(f *testing.F) {
-	for _, dir := range fixtureDirs(f) {
+	// Seeds: the fixture's notes when it is present (without skipping
+	// the fuzz target when it is not), and a synthetic descriptor.
+	synth := make([]byte, prRegOffset+8*len(prstatusRegs)+8)
+	for i := range synth {
+		synth[i] = byte(i)
+	}
+	f.Add(synth)
+	dirs, _ := filepath.Glob(filepath.Join(testfixture.LinuxRoot(), "*", "vmcore.kdump"))
+	for _, p := range dirs {
+		dir := filepath.Dir(p)
 		d, err := core.Open(filepath.Join(dir, "vmcore.kdump"))
 		if err != nil {
 			continue
