@@ -4,8 +4,10 @@ package corrupt
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -349,6 +351,13 @@ func derive(f fixture, dir string) ([]Case, error) {
 			}
 		}
 	}
+	if bomb, ok, err := kdumpBomb(f.core, size); err != nil {
+		return nil, err
+	} else if ok {
+		if err := add("page descriptors pointing at a zlib bomb (8 KiB that inflate to 8 MiB)", f.kernel, -1, bomb...); err != nil {
+			return nil, err
+		}
+	}
 	ks, err := kernelCases(f, dir)
 	if err != nil {
 		return nil, err
@@ -434,6 +443,41 @@ func layout(path string) ([]int64, []field, error) {
 		return []int64{464, 4096, 8192, 3 * 4096}, fs, nil
 	}
 	return nil, nil, fmt.Errorf("%s: no layout known for this format", path)
+}
+
+// kdumpBomb returns, for a kdump-compressed file, the patches that append
+// a zlib stream of 8 KiB inflating to 8 MiB (the most a page descriptor
+// may claim is two pages) and point the first 4096 page descriptors at it.
+func kdumpBomb(path string, size int64) ([]Patch, bool, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer fh.Close()
+	var h [464]byte
+	if _, err := fh.ReadAt(h[:], 0); err != nil || !bytes.HasPrefix(h[:], []byte("KDUMP   ")) {
+		return nil, false, nil
+	}
+	le := binary.LittleEndian
+	bs := int64(le.Uint32(h[428:]))
+	sub := int64(le.Uint32(h[432:]))
+	bitmap := int64(le.Uint32(h[436:]))
+	descOff := (1 + sub + bitmap) * bs
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	zw.Write(make([]byte, 8<<20))
+	zw.Close()
+	if z.Len() > int(2*bs) {
+		return nil, false, fmt.Errorf("zlib bomb of %d bytes exceeds two %d-byte pages", z.Len(), bs)
+	}
+	descs := make([]byte, 0, 4096*24)
+	for i := 0; i < 4096; i++ {
+		descs = le.AppendUint64(descs, uint64(size))    // offset: the bomb
+		descs = le.AppendUint32(descs, uint32(z.Len())) // size
+		descs = le.AppendUint32(descs, 1)               // DUMP_DH_COMPRESSED_ZLIB
+		descs = le.AppendUint64(descs, 0)               // page_flags
+	}
+	return []Patch{{descOff, descs}, {size, z.Bytes()}}, true, nil
 }
 
 // fileOf adapts an *os.File to core.File.
