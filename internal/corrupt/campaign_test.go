@@ -130,11 +130,6 @@ func warns(r verbRun) bool {
 	return strings.Contains(s, "warning:") || strings.Contains(s, "Warning:") || strings.Contains(s, "Error:")
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
 // fixture is one undamaged dump the campaign derives cases from.
 type fixture struct {
 	name, core, kernel, sym string
