@@ -3,7 +3,6 @@ package session_test
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	godap "github.com/google/go-dap"
 
 	"github.com/kdap/kdap/internal/lldbcheck"
-	"github.com/kdap/kdap/internal/testfixture"
 )
 
 // TestLLDBDumpsOverDAP drives a whole DAP session on each of LLDB's four
@@ -21,18 +19,9 @@ import (
 // readMemory and evaluate of hz, and disassembly at a frame's pc (whose
 // text the sparse copies do not hold: it must say so, not fail).
 func TestLLDBDumpsOverDAP(t *testing.T) {
-	src, err := os.ReadFile(testfixture.FreeBSDLLDB(t, "TestFreeBSDKernelVMCore.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases, err := lldbcheck.Parse(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, lc := range cases {
+	for _, lc := range lldbcheck.Load(t) {
 		t.Run(lc.Test, func(t *testing.T) {
-			core := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(lc.Vmcore, ".bz2"))
-			kernel := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(lc.Kernel, ".yaml"))
+			core, kernel := lc.Files(t)
 			c := pipeClient(t)
 			stopped := c.attach(map[string]any{"core": core, "kernel": kernel})
 			// Each of LLDB's copies ends early: the session says so.

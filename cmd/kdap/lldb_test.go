@@ -3,12 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/kdap/kdap/internal/lldbcheck"
-	"github.com/kdap/kdap/internal/testfixture"
 )
 
 // TestVerbsOnLLDBDumps runs info, threads and bt -a (text and JSON) on
@@ -16,18 +14,9 @@ import (
 // incomplete, lists LLDB's thread count and names, and prints a
 // backtrace for every thread, LLDB's frames among them.
 func TestVerbsOnLLDBDumps(t *testing.T) {
-	src, err := os.ReadFile(testfixture.FreeBSDLLDB(t, "TestFreeBSDKernelVMCore.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases, err := lldbcheck.Parse(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, lc := range cases {
+	for _, lc := range lldbcheck.Load(t) {
 		t.Run(lc.Test, func(t *testing.T) {
-			core := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(lc.Vmcore, ".bz2"))
-			kernel := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(lc.Kernel, ".yaml"))
+			core, kernel := lc.Files(t)
 
 			out, stderr, code := runCmd(t, "info", core, kernel, "--json")
 			if code != 0 {

@@ -3,7 +3,6 @@ package lldbcheck
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -20,14 +19,7 @@ import (
 // cases reads LLDB's expectations from the fetched test file.
 func cases(t *testing.T) []Case {
 	t.Helper()
-	src, err := os.ReadFile(testfixture.FreeBSDLLDB(t, "TestFreeBSDKernelVMCore.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := Parse(string(src))
-	if err != nil {
-		t.Fatalf("TestFreeBSDKernelVMCore.py: %v", err)
-	}
+	cs := Load(t)
 	if len(cs) != 4 {
 		t.Fatalf("TestFreeBSDKernelVMCore.py has %d do_test calls, expected LLDB's four vmcores", len(cs))
 	}
@@ -37,8 +29,7 @@ func cases(t *testing.T) []Case {
 // open opens a case's dump and kernel as fetch.sh leaves them.
 func open(t *testing.T, c Case) *target.Target {
 	t.Helper()
-	core := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(c.Vmcore, ".bz2"))
-	kernel := testfixture.FreeBSDLLDB(t, strings.TrimSuffix(c.Kernel, ".yaml"))
+	core, kernel := c.Files(t)
 	tg, err := target.Open(core, kernel, target.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,13 @@ package lldbcheck
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"unicode"
+
+	"github.com/kdap/kdap/internal/testfixture"
 )
 
 // Case is one do_test call of TestFreeBSDKernelVMCore.py.
@@ -313,4 +317,27 @@ func toThreads(v any) (map[int]Thread, error) {
 		out[idx] = th
 	}
 	return out, nil
+}
+
+// Load reads and parses LLDB's test file as testdata/freebsd-lldb/fetch.sh
+// leaves it, ending t through testfixture.Missing when it is absent.
+func Load(t testing.TB) []Case {
+	t.Helper()
+	src, err := os.ReadFile(testfixture.FreeBSDLLDB(t, "TestFreeBSDKernelVMCore.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Parse(string(src))
+	if err != nil {
+		t.Fatalf("TestFreeBSDKernelVMCore.py: %v", err)
+	}
+	return cs
+}
+
+// Files returns the paths of a case's dump and kernel as fetch.sh leaves
+// them (decompressed, built from YAML).
+func (c Case) Files(t testing.TB) (core, kernel string) {
+	t.Helper()
+	return testfixture.FreeBSDLLDB(t, strings.TrimSuffix(c.Vmcore, ".bz2")),
+		testfixture.FreeBSDLLDB(t, strings.TrimSuffix(c.Kernel, ".yaml"))
 }
