@@ -55,7 +55,7 @@ func NewFlat(f core.File) (*Flat, error) {
 		return nil, err
 	}
 	if !IsFlattened(hb[:]) {
-		return nil, fmt.Errorf("makedumpfile flattened header: signature %q / type %d is not \"makedumpfile\" / 1 (file offset 0x0)", bytes.TrimRight(hb[:16], "\x00"), int64(binary.BigEndian.Uint64(hb[16:])))
+		return nil, fmt.Errorf("makedumpfile flattened header: the signature and type are not \"makedumpfile\" and 1 (file offset 0x0): not a flattened dump")
 	}
 	if v := int64(binary.BigEndian.Uint64(hb[24:])); v != 1 {
 		return nil, fmt.Errorf("makedumpfile flattened header: version %d, want 1 (file offset 0x18)", v)
@@ -237,5 +237,5 @@ func OpenFlattened(f core.File) (core.Dump, error) {
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("makedumpfile flattened: the rearranged file starts with %q, neither a kdump nor an ELF header", head[:min(len(head), 8)])
+	return nil, fmt.Errorf("makedumpfile flattened: the rearranged file starts with neither a kdump nor an ELF header")
 }

@@ -105,7 +105,7 @@ func parseHeader(b []byte) (Header, binary.ByteOrder, error) {
 		return h, nil, fmt.Errorf("kdump header: %d bytes, want %d", len(b), headerSize)
 	}
 	if !isKdumpSignature(b) {
-		return h, nil, fmt.Errorf("kdump header: signature %q is not \"KDUMP   \" (file offset 0x0)", b[:8])
+		return h, nil, fmt.Errorf("kdump header: the signature is not \"KDUMP   \" (file offset 0x0): not a kdump-compressed dump")
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	if v := binary.LittleEndian.Uint32(b[8:]); v > maxHeaderVer {
@@ -141,7 +141,7 @@ func parseHeader(b []byte) (Header, binary.ByteOrder, error) {
 		// On 32-bit machines struct timeval is 8 bytes and 4-aligned, so
 		// block_size sits 12 bytes earlier.
 		if validBlockSize(int32(order.Uint32(b[statusOff-12+4:]))) {
-			return h, nil, fmt.Errorf("kdump header: 32-bit layout (machine %q) is not supported", h.Machine)
+			return h, nil, fmt.Errorf("kdump header: a 32-bit machine's layout is not supported")
 		}
 		return h, nil, fmt.Errorf("kdump header: block_size %d is not a power of two in [%d, %d] (file offset %#x)", h.BlockSize, minBlockSize, maxBlockSize, statusOff+4)
 	}
