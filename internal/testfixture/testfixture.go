@@ -147,8 +147,13 @@ func PatchELFCore(t testing.TB, path string, pa uint64, b []byte) string {
 // testdata/linux/mkfixture.sh makes (one folder per kernel version):
 // $KDAP_LINUX_FIXTURE, else $XDG_CACHE_HOME/kdap-linux, else
 // ~/.cache/kdap-linux. It is "" when there is no home folder.
-func LinuxRoot() string {
-	if root := os.Getenv("KDAP_LINUX_FIXTURE"); root != "" {
+func LinuxRoot() string { return cacheFolder("KDAP_LINUX_FIXTURE", "kdap-linux") }
+
+// cacheFolder is $env, else $XDG_CACHE_HOME/name, else ~/.cache/name, the
+// way the fetch scripts choose where they put what they get; "" when
+// there is no home folder.
+func cacheFolder(env, name string) string {
+	if root := os.Getenv(env); root != "" {
 		return root
 	}
 	cache := os.Getenv("XDG_CACHE_HOME")
@@ -159,7 +164,7 @@ func LinuxRoot() string {
 		}
 		cache = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(cache, "kdap-linux")
+	return filepath.Join(cache, name)
 }
 
 // LinuxDirs returns the Linux fixture folders that hold a fixture.env, or
@@ -250,20 +255,7 @@ func LookPath(t testing.TB, name, pkg string) string {
 // FreeBSDLLDBRoot is the folder where testdata/freebsd-lldb/fetch.sh puts
 // LLDB's real FreeBSD vmcores: $KDAP_FREEBSD_LLDB, else
 // $XDG_CACHE_HOME/kdap-freebsd-lldb, else ~/.cache/kdap-freebsd-lldb.
-func FreeBSDLLDBRoot() string {
-	if root := os.Getenv("KDAP_FREEBSD_LLDB"); root != "" {
-		return root
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "kdap-freebsd-lldb")
-}
+func FreeBSDLLDBRoot() string { return cacheFolder("KDAP_FREEBSD_LLDB", "kdap-freebsd-lldb") }
 
 // FreeBSDLLDB returns the path of one of the fetched LLDB files
 // ("vmcore-arm64-minidump", "kernel-arm64", "TestFreeBSDKernelVMCore.py"),

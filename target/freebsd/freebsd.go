@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -50,6 +51,10 @@ type kernel struct {
 	kernphys uint64 // physical address of kernbase in a full dump
 	lay      layout
 	damage   []string // what the last Threads call could not read
+
+	stopOnce sync.Once // stoppcbs[0]'s address, found on first use
+	stopBase uint64
+	stopOK   bool
 }
 
 func open(t *target.Target) (target.OS, error) {

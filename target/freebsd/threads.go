@@ -303,6 +303,12 @@ func (k *kernel) pcbFor(th *target.Thread) (uint64, string, error) {
 // says which; without DWARF, a symbol no larger than a pointer is the
 // pointer.
 func (k *kernel) stopPCBs() (uint64, bool) {
+	k.stopOnce.Do(func() { k.stopBase, k.stopOK = k.findStopPCBs() })
+	return k.stopBase, k.stopOK
+}
+
+// findStopPCBs does stopPCBs's work, once per dump.
+func (k *kernel) findStopPCBs() (uint64, bool) {
 	t := k.t
 	s, ok := t.Kernel.Syms.Lookup("stoppcbs")
 	if !ok {
